@@ -1,0 +1,23 @@
+"""Shared helpers for the *Attention, hands-on* course.
+
+Import ``helpers`` before ``keras`` or ``tensorflow`` in a notebook: the one thing
+this package does on import is to set two environment defaults that keep
+TensorFlow's C++ start-up messages out of the notebook outputs
+(``TF_CPP_MIN_LOG_LEVEL=3``) and make CPU kernels bit-for-bit repeatable
+(``TF_ENABLE_ONEDNN_OPTS=0``). Both use ``os.environ.setdefault``, so a value you set
+yourself wins. Nothing else happens on import: no seeding, no plotting style.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from helpers import data, paths, plotting, report  # noqa: E402
+from helpers._seed import set_seed  # noqa: E402
+
+__all__ = ["data", "paths", "plotting", "report", "set_seed"]
+__version__ = "0.1.0"

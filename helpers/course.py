@@ -1,0 +1,198 @@
+"""The course runner: execute, render and check the notebooks.
+
+Usage (from anywhere, inside the course's virtual environment)::
+
+    python -m helpers.course run                 # every notebook, learner defaults
+    python -m helpers.course run --only 01 02    # some notebooks
+    python -m helpers.course run --only 02 -p N_TRAIN 30000   # a parameter override
+    python -m helpers.course render              # rewrite committed notebooks with outputs
+    python -m helpers.course check               # rendered outputs match the code?
+
+``run`` executes each notebook with papermill in a fresh kernel, writes the executed
+copies to ``build/executed/``, each notebook's metrics to ``build/results/`` and a
+summary table (notebook, wall seconds, headline metrics) to ``build/summary.md`` and
+``build/summary.json``; it exits 1 if any notebook fails.
+
+``render`` does the same at the learner defaults (no overrides allowed), then writes
+the outputs back into ``notebooks/`` with a hash of the code cells stamped in the
+notebook metadata, so the tests can tell when code changed after rendering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+from helpers import paths, report
+
+HASH_KEY = "course"
+
+
+def notebooks(only: list[str] | None = None) -> list[Path]:
+    """The course notebooks in order, optionally those whose names start with ``only``."""
+    found = sorted(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if not only:
+        return found
+    chosen = [nb for nb in found if any(nb.stem.startswith(prefix) for prefix in only)]
+    unknown = [p for p in only if not any(nb.stem.startswith(p) for nb in found)]
+    if unknown:
+        raise ValueError(f"--only {unknown} matches no notebook; available: "
+                         f"{[nb.stem for nb in found]}")
+    return chosen
+
+
+def code_hash(notebook: nbformat.NotebookNode) -> str:
+    """sha256 of the notebook's code cells (their sources, in order)."""
+    sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    return hashlib.sha256(json.dumps(sources).encode("utf-8")).hexdigest()
+
+
+def error_outputs(notebook: nbformat.NotebookNode) -> list[str]:
+    """Descriptions of every error output in the notebook (empty when there are none)."""
+    found = []
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                found.append(f"cell {index}: {output.get('ename')}: {output.get('evalue')}")
+    return found
+
+
+def _parse_value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _clean(notebook: nbformat.NotebookNode) -> None:
+    """Drop papermill's bookkeeping so rendered notebooks diff cleanly."""
+    notebook.metadata.pop("papermill", None)
+    for cell in notebook.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]
+
+
+def _execute(source: Path, target: Path, parameters: dict) -> tuple[float, str | None]:
+    import papermill
+
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(source), str(target), parameters=parameters,
+                                   kernel_name="python3", progress_bar=False,
+                                   cwd=str(source.parent))
+        failure = None
+    except Exception as error:  # papermill wraps the cell's exception
+        failure = f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:300]}"
+    return time.perf_counter() - start, failure
+
+
+def _format_metric(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_format_metric(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_format_metric(v) for v in value) + "]"
+    return str(value)
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Markdown table: notebook, wall seconds, status, headline metrics."""
+    lines = ["| notebook | seconds | status | headline metrics |", "|---|---:|---|---|"]
+    for row in rows:
+        metrics = "; ".join(f"{k} = {_format_metric(v)}" for k, v in row["metrics"].items())
+        lines.append(f"| {row['notebook']} | {row['seconds']:.1f} | {row['status']} | "
+                     f"{metrics or '—'} |")
+    total = sum(row["seconds"] for row in rows)
+    lines.append(f"| **total** | {total:.1f} | | |")
+    return "\n".join(lines)
+
+
+def run(only: list[str] | None = None, parameters: dict | None = None,
+        render: bool = False, build_dir: Path | None = None) -> int:
+    """Execute notebooks; with ``render`` write outputs back into ``notebooks/``."""
+    build_dir = Path(build_dir or paths.BUILD_DIR)
+    executed_dir = build_dir / "executed"
+    results = build_dir / "results"
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    os.environ[paths.RESULTS_ENV] = str(results.resolve())
+    selected = notebooks(only)
+    rows = []
+    for index, source in enumerate(selected, 1):
+        print(f"[{index}/{len(selected)}] {source.stem} …", flush=True)
+        target = executed_dir / source.name
+        (results / f"{source.stem}.json").unlink(missing_ok=True)
+        seconds, failure = _execute(source, target, parameters or {})
+        status = "ok" if failure is None else "FAILED"
+        print(f"    {status} in {seconds:.1f} s" + (f" — {failure}" if failure else ""),
+              flush=True)
+        if render and failure is None:
+            executed = nbformat.read(target, as_version=4)
+            _clean(executed)
+            executed.metadata[HASH_KEY] = {"code_sha256": code_hash(executed)}
+            nbformat.write(executed, source)
+        rows.append({"notebook": source.stem, "seconds": round(seconds, 1), "status": status,
+                     "failure": failure, "metrics": report.load(source.stem, results)})
+    table = summary_table(rows)
+    (build_dir / "summary.md").write_text(table + "\n", encoding="utf-8")
+    (build_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    print("\n" + table)
+    print(f"\nExecuted notebooks in {executed_dir}; summary in {build_dir / 'summary.md'}")
+    return 0 if all(row["status"] == "ok" for row in rows) else 1
+
+
+def check(only: list[str] | None = None) -> list[str]:
+    """Problems with the committed notebooks: stale renders and error outputs."""
+    problems = []
+    for path in notebooks(only):
+        notebook = nbformat.read(path, as_version=4)
+        stamp = notebook.metadata.get(HASH_KEY, {}).get("code_sha256")
+        if stamp is None:
+            problems.append(f"{path.name}: never rendered (run `python -m helpers.course render`)")
+        elif stamp != code_hash(notebook):
+            problems.append(f"{path.name}: code changed after rendering "
+                            "(run `python -m helpers.course render --only "
+                            f"{path.stem[:2]}`)")
+        problems += [f"{path.name}: {error}" for error in error_outputs(notebook)]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.course", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("run", "execute notebooks into build/ and print the summary"),
+                       ("render", "execute at learner defaults and write outputs back"),
+                       ("check", "fail if a committed notebook is stale or holds an error")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--only", nargs="+", metavar="NN",
+                         help="notebook name prefixes, e.g. 01 04")
+        if name == "run":
+            sub.add_argument("-p", "--param", nargs=2, action="append", default=[],
+                             metavar=("NAME", "VALUE"),
+                             help="override a parameter (Python literal), repeatable")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            problems = check(args.only)
+            print("\n".join(problems) if problems else "all notebooks rendered and error-free")
+            return 1 if problems else 0
+        parameters = {name: _parse_value(value) for name, value in getattr(args, "param", [])}
+        return run(args.only, parameters, render=args.command == "render")
+    except ValueError as error:
+        parser.error(str(error))
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Data for the course: seeded generators and the shipped MNIST file.
+
+Every generator takes ``seed`` and returns NumPy arrays with the shapes and dtypes in
+its docstring; the same seed always gives the same arrays. Nothing here touches the
+network except :func:`load_mnist`'s last-resort fallback when ``data/mnist.npz`` is
+missing altogether.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from helpers import paths
+from helpers._checks import check_int, check_seed
+
+#: sha256 of the MNIST file the course ships (see data/README.md).
+MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _labels(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(0, 2, size=(n, 1)).astype(np.float32)
+
+
+def get_data(n: int, input_dim: int, attention_column: int = 1, seed: int | None = None):
+    """Flat features where one column is the label.
+
+    Introduced in notebooks/01_weighted_sum_intuition.ipynb.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples, >= 1.
+    input_dim : int
+        Number of features, >= 1.
+    attention_column : int
+        The informative feature, in [0, input_dim - 1].
+    seed : int or None
+        Seed of the generator; ``None`` draws fresh randomness.
+
+    Returns
+    -------
+    x : float32 array (n, input_dim)
+        Standard normal, except ``x[:, attention_column] == y[:, 0]``.
+    y : float32 array (n, 1)
+        Labels in {0, 1}.
+    """
+    n = check_int("n", n, 1)
+    input_dim = check_int("input_dim", input_dim, 1)
+    attention_column = check_int("attention_column", attention_column, 0, input_dim - 1)
+    rng = np.random.default_rng(check_seed(seed))
+    x = rng.standard_normal((n, input_dim)).astype(np.float32)
+    y = _labels(rng, n)
+    x[:, attention_column] = y[:, 0]
+    return x, y
+
+
+def get_data_recurrent(n: int, time_steps: int, input_dim: int, attention_column: int = 10,
+                       seed: int | None = None):
+    """Sequences where one timestep carries the label in every feature.
+
+    Introduced in notebooks/02_timestep_attention.ipynb (used from notebook 01 on).
+
+    Parameters
+    ----------
+    n : int
+        Number of sequences, >= 1.
+    time_steps : int
+        Sequence length, >= 1.
+    input_dim : int
+        Features per timestep, >= 1.
+    attention_column : int
+        The informative timestep, in [0, time_steps - 1].
+    seed : int or None
+        Seed of the generator; ``None`` draws fresh randomness.
+
+    Returns
+    -------
+    x : float32 array (n, time_steps, input_dim)
+        Standard normal, except ``x[:, attention_column, :] == y`` (broadcast over features).
+    y : float32 array (n, 1)
+        Labels in {0, 1}.
+    """
+    n = check_int("n", n, 1)
+    time_steps = check_int("time_steps", time_steps, 1)
+    input_dim = check_int("input_dim", input_dim, 1)
+    attention_column = check_int("attention_column", attention_column, 0, time_steps - 1)
+    rng = np.random.default_rng(check_seed(seed))
+    x = rng.standard_normal((n, time_steps, input_dim)).astype(np.float32)
+    y = _labels(rng, n)
+    x[:, attention_column, :] = y
+    return x, y
+
+
+def get_data_recurrent2(n: int, time_steps: int, input_dim: int, attention_dim: int = 5,
+                        seed: int | None = None):
+    """Sequences where one feature carries the label at every timestep.
+
+    Introduced in notebooks/03_dimension_attention.ipynb.
+
+    Parameters
+    ----------
+    n, time_steps, input_dim, seed
+        As in :func:`get_data_recurrent`.
+    attention_dim : int
+        The informative feature, in [0, input_dim - 1].
+
+    Returns
+    -------
+    x : float32 array (n, time_steps, input_dim)
+        Standard normal, except ``x[:, :, attention_dim] == y`` (broadcast over timesteps).
+    y : float32 array (n, 1)
+        Labels in {0, 1}.
+    """
+    n = check_int("n", n, 1)
+    time_steps = check_int("time_steps", time_steps, 1)
+    input_dim = check_int("input_dim", input_dim, 1)
+    attention_dim = check_int("attention_dim", attention_dim, 0, input_dim - 1)
+    rng = np.random.default_rng(check_seed(seed))
+    x = rng.standard_normal((n, time_steps, input_dim)).astype(np.float32)
+    y = _labels(rng, n)
+    x[:, :, attention_dim] = y
+    return x, y
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_mnist(path: str | Path | None = None):
+    """The real MNIST, read from the course's own ``data/mnist.npz``.
+
+    Introduced in notebooks/07_mnist_attention_classifier.ipynb.
+
+    The file's sha256 is checked before it is read, and it is read with
+    ``allow_pickle=False``. Only when the file is absent does this fall back to
+    ``keras.datasets.mnist.load_data()`` (which needs the network).
+
+    Parameters
+    ----------
+    path : str, Path or None
+        Another copy of the file to read; default ``data/mnist.npz`` in the course.
+
+    Returns
+    -------
+    ((x_train, y_train), (x_test, y_test))
+        uint8 arrays of shapes (60000, 28, 28), (60000,), (10000, 28, 28), (10000,),
+        exactly the layout of ``keras.datasets.mnist.load_data()``.
+
+    Raises
+    ------
+    ValueError
+        If the file exists but is corrupt (wrong checksum, unreadable, wrong keys).
+    FileNotFoundError
+        If the file is absent and the Keras download fails too (no network).
+    """
+    path = Path(path) if path is not None else paths.DATA_DIR / "mnist.npz"
+    fix = (f"Fix: restore it with `git checkout -- data/mnist.npz` (or copy the course's "
+           f"mnist.npz, sha256 {MNIST_SHA256}, to {path}).")
+    if not path.is_file():
+        try:
+            import keras
+
+            return keras.datasets.mnist.load_data()
+        except Exception as error:  # no network: say which file is missing and how to fix it
+            raise FileNotFoundError(
+                f"MNIST file {path} is missing and the Keras download failed ({error}). {fix}"
+            ) from error
+    actual = _sha256(path)
+    if actual != MNIST_SHA256:
+        raise ValueError(f"MNIST file {path} is corrupt: sha256 {actual}, "
+                         f"expected {MNIST_SHA256}. {fix}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in MNIST_KEYS}
+    except Exception as error:
+        raise ValueError(f"MNIST file {path} cannot be read ({error}). {fix}") from error
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])

@@ -1,0 +1,116 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from helpers import data, paths
+
+GENERATORS = {
+    "get_data": lambda **kw: data.get_data(**{"n": 50, "input_dim": 8, **kw}),
+    "get_data_recurrent": lambda **kw: data.get_data_recurrent(
+        **{"n": 50, "time_steps": 20, "input_dim": 2, **kw}),
+    "get_data_recurrent2": lambda **kw: data.get_data_recurrent2(
+        **{"n": 50, "time_steps": 6, "input_dim": 10, **kw}),
+}
+
+
+def test_get_data_layout():
+    x, y = data.get_data(100, 32, attention_column=1, seed=0)
+    assert x.shape == (100, 32) and x.dtype == np.float32
+    assert y.shape == (100, 1) and set(np.unique(y)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(x[:, 1], y[:, 0])
+    assert abs(np.delete(x, 1, axis=1).std() - 1) < 0.1
+
+
+def test_get_data_recurrent_layout():
+    x, y = data.get_data_recurrent(200, 20, 2, attention_column=10, seed=0)
+    assert x.shape == (200, 20, 2) and x.dtype == np.float32
+    assert y.shape == (200, 1) and set(np.unique(y)) == {0.0, 1.0}
+    np.testing.assert_array_equal(x[:, 10, :], np.repeat(y, 2, axis=1))
+    others = np.delete(x, 10, axis=1)
+    assert abs(others.mean()) < 0.05 and abs(others.std() - 1) < 0.05
+
+
+def test_get_data_recurrent2_layout():
+    x, y = data.get_data_recurrent2(200, 6, 10, attention_dim=5, seed=0)
+    assert x.shape == (200, 6, 10) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[:, :, 5], np.repeat(y, 6, axis=1))
+    assert not np.array_equal(x[:, :, 4], np.repeat(y, 6, axis=1))
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_generators_are_seeded(name):
+    make = GENERATORS[name]
+    a, b, c = make(seed=3), make(seed=3), make(seed=4)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("name,kwargs,message", [
+    ("get_data", {"n": 0}, r"n must be an integer >= 1, got 0"),
+    ("get_data", {"n": 2.5}, r"n must be an integer"),
+    ("get_data", {"input_dim": 0}, r"input_dim must be an integer >= 1"),
+    ("get_data", {"attention_column": 8}, r"attention_column must be an integer in \[0, 7\], got 8"),
+    ("get_data", {"seed": -1}, r"seed must be an integer in \[0, 4294967295\]"),
+    ("get_data_recurrent", {"n": -5}, r"n must be an integer >= 1, got -5"),
+    ("get_data_recurrent", {"time_steps": 0}, r"time_steps must be an integer >= 1, got 0"),
+    ("get_data_recurrent", {"input_dim": "2"}, r"input_dim must be an integer"),
+    ("get_data_recurrent", {"attention_column": 20},
+     r"attention_column must be an integer in \[0, 19\], got 20"),
+    ("get_data_recurrent", {"attention_column": -1}, r"attention_column must be an integer in \[0, 19\]"),
+    ("get_data_recurrent", {"time_steps": 5}, r"attention_column must be an integer in \[0, 4\], got 10"),
+    ("get_data_recurrent2", {"attention_dim": 10}, r"attention_dim must be an integer in \[0, 9\], got 10"),
+    ("get_data_recurrent2", {"attention_dim": 5.0}, r"attention_dim must be an integer"),
+    ("get_data_recurrent2", {"n": True}, r"n must be an integer"),
+])
+def test_generators_reject_bad_input(name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GENERATORS[name](**kwargs)
+
+
+def test_load_mnist_is_the_real_mnist():
+    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+    assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8
+    assert x_test.shape == (10000, 28, 28) and x_test.dtype == np.uint8
+    assert y_train.shape == (60000,) and y_test.shape == (10000,) and y_train.dtype == np.uint8
+    assert np.bincount(y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851,
+                                             5949]
+    assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert x_train.max() == 255 and x_train.min() == 0
+
+
+def test_load_mnist_rejects_a_corrupt_file(tmp_path):
+    corrupt = tmp_path / "mnist.npz"
+    shutil.copy(paths.DATA_DIR / "mnist.npz", corrupt)
+    with open(corrupt, "r+b") as handle:
+        handle.seek(1000)
+        handle.write(b"\x00\x01\x02\x03")
+    with pytest.raises(ValueError, match=r"mnist\.npz is corrupt: sha256 .* Fix: restore it"):
+        data.load_mnist(corrupt)
+
+
+def test_load_mnist_missing_file_without_network_names_the_file(tmp_path, monkeypatch):
+    import keras
+
+    def no_network():
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
+    missing = tmp_path / "mnist.npz"
+    with pytest.raises(FileNotFoundError, match=r"mnist\.npz is missing .* Fix"):
+        data.load_mnist(missing)
+
+
+def test_load_mnist_missing_file_falls_back_to_keras(tmp_path, monkeypatch):
+    import keras
+
+    sentinel = ((np.zeros(1), np.zeros(1)), (np.zeros(1), np.zeros(1)))
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: sentinel)
+    assert data.load_mnist(tmp_path / "absent.npz") is sentinel
+
+
+def test_mnist_checksum_matches_provenance_readme():
+    readme = (paths.DATA_DIR / "README.md").read_text(encoding="utf-8")
+    assert data.MNIST_SHA256 in readme
