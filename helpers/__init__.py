@@ -16,8 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from helpers import data, paths, plotting, report  # noqa: E402
+from helpers import data, layers, paths, plotting, report, show  # noqa: E402
 from helpers._seed import set_seed  # noqa: E402
 
-__all__ = ["data", "paths", "plotting", "report", "set_seed"]
+__all__ = ["data", "layers", "paths", "plotting", "report", "set_seed", "show"]
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import paths
-from helpers._checks import check_int, check_seed
+from helpers._checks import check_float, check_int, check_seed
 
 #: sha256 of the MNIST file the course ships (see data/README.md).
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
@@ -183,3 +183,75 @@ def load_mnist(path: str | Path | None = None):
     except Exception as error:
         raise ValueError(f"MNIST file {path} cannot be read ({error}). {fix}") from error
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def get_lagged_series(n_steps: int, lag: int = 7, coefficient: float = 0.9, noise: float = 0.5,
+                      seed: int | None = None) -> np.ndarray:
+    """A noisy seasonal series driven by the value ``lag`` steps back.
+
+    Introduced in notebooks/02_timestep_attention.ipynb (forecasting).
+
+    ``s[t] = coefficient * s[t - lag] + noise * e[t]`` with ``e`` standard normal, so each
+    residue class ``t mod lag`` is its own AR(1) process: the series repeats with period
+    ``lag``, fading and renewed by noise. The best one-step forecast is
+    ``coefficient * s[t - lag]`` (mean squared error ``noise**2``); the value one step back
+    carries no information when ``lag > 1``.
+
+    Parameters
+    ----------
+    n_steps : int
+        Length of the series, > lag.
+    lag : int
+        The lag that drives the series, >= 1.
+    coefficient : float
+        In (-1, 1), so the series is stationary.
+    noise : float
+        Standard deviation of the innovations, > 0.
+    seed : int or None
+
+    Returns
+    -------
+    float32 array (n_steps,)
+    """
+    lag = check_int("lag", lag, 1)
+    n_steps = check_int("n_steps", n_steps, lag + 1)
+    coefficient = check_float("coefficient", coefficient, -1.0, 1.0)
+    if abs(coefficient) >= 1:
+        raise ValueError(f"coefficient must be in (-1, 1) for a stationary series, got {coefficient}")
+    noise = check_float("noise", noise, 0.0, open_min=True)
+    rng = np.random.default_rng(check_seed(seed))
+    innovations = noise * rng.standard_normal(n_steps)
+    series = np.empty(n_steps)
+    # Start each residue class at its stationary spread, so there is no burn-in.
+    series[:lag] = innovations[:lag] / np.sqrt(1 - coefficient ** 2)
+    for t in range(lag, n_steps):
+        series[t] = coefficient * series[t - lag] + innovations[t]
+    return series.astype(np.float32)
+
+
+def make_windows(series, look_back: int):
+    """Sliding windows for one-step-ahead forecasting.
+
+    Introduced in notebooks/02_timestep_attention.ipynb.
+
+    Parameters
+    ----------
+    series : array-like (n_steps,)
+    look_back : int
+        Window length, in [1, n_steps - 1].
+
+    Returns
+    -------
+    x : float32 array (n_steps - look_back, look_back, 1)
+        ``x[i, j, 0] == series[i + j]``.
+    y : float32 array (n_steps - look_back, 1)
+        ``y[i, 0] == series[i + look_back]``, the value right after window ``i``.
+    """
+    series = np.asarray(series, dtype=np.float32)
+    if series.ndim != 1:
+        raise ValueError(f"series must be 1-D, got shape {series.shape}")
+    look_back = check_int("look_back", look_back, 1, max(1, series.shape[0] - 1))
+    if series.shape[0] <= look_back:
+        raise ValueError(f"series must be longer than look_back={look_back}, got {series.shape[0]} steps")
+    x = np.lib.stride_tricks.sliding_window_view(series[:-1], look_back)
+    return x[..., None].copy(), series[look_back:, None].copy()

@@ -76,7 +76,7 @@ def plot_attention_bars(weights, labels: Sequence | None = None, highlight=None,
     ax.bar(np.arange(k), weights, color=colours)
     ax.set_xticks(np.arange(k))
     ax.set_xticklabels([str(label) for label in labels] if labels is not None else range(k),
-                       rotation=90 if k > 30 else 0, fontsize=8 if k > 20 else None)
+                       rotation=90 if k > 16 else 0, fontsize=8 if k > 12 else None)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

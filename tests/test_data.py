@@ -114,3 +114,34 @@ def test_load_mnist_missing_file_falls_back_to_keras(tmp_path, monkeypatch):
 def test_mnist_checksum_matches_provenance_readme():
     readme = (paths.DATA_DIR / "README.md").read_text(encoding="utf-8")
     assert data.MNIST_SHA256 in readme
+
+
+def test_lagged_series_is_driven_by_its_lag():
+    series = data.get_lagged_series(20_000, lag=7, coefficient=0.9, noise=0.5, seed=0)
+    assert series.shape == (20_000,) and series.dtype == np.float32
+    residual = series[7:] - 0.9 * series[:-7]
+    assert abs(residual.std() - 0.5) < 0.02
+    assert abs(np.corrcoef(series[1:], series[:-1])[0, 1]) < 0.05
+    assert np.corrcoef(series[7:], series[:-7])[0, 1] > 0.85
+    np.testing.assert_array_equal(series, data.get_lagged_series(20_000, lag=7, seed=0))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"n_steps": 7}, r"n_steps must be an integer >= 8, got 7"),
+    ({"lag": 0}, r"lag must be an integer >= 1"),
+    ({"coefficient": 1.0}, r"coefficient must be in \(-1, 1\)"),
+    ({"noise": 0.0}, r"noise must be > 0"),
+])
+def test_lagged_series_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.get_lagged_series(**{"n_steps": 100, "lag": 7, **kwargs})
+
+
+def test_make_windows():
+    x, y = data.make_windows(np.arange(10), 3)
+    assert x.shape == (7, 3, 1) and y.shape == (7, 1) and x.dtype == np.float32
+    assert x[0, :, 0].tolist() == [0, 1, 2] and y[0, 0] == 3 and y[-1, 0] == 9
+    with pytest.raises(ValueError, match=r"look_back must be an integer in \[1, 9\], got 10"):
+        data.make_windows(np.arange(10), 10)
+    with pytest.raises(ValueError, match="series must be 1-D"):
+        data.make_windows(np.zeros((3, 3)), 1)
