@@ -25,6 +25,24 @@ def _labels(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.integers(0, 2, size=(n, 1)).astype(np.float32)
 
 
+def _labelled_sequences(n, time_steps, input_dim, which: str, index, seed):
+    """Standard normal (n, time_steps, input_dim) sequences with the label written at one
+    timestep (``which="attention_column"``) or one feature (``which="attention_dim"``)."""
+    n = check_int("n", n, 1)
+    time_steps = check_int("time_steps", time_steps, 1)
+    input_dim = check_int("input_dim", input_dim, 1)
+    over_time = which == "attention_column"
+    index = check_int(which, index, 0, (time_steps if over_time else input_dim) - 1)
+    rng = np.random.default_rng(check_seed(seed))
+    x = rng.standard_normal((n, time_steps, input_dim)).astype(np.float32)
+    y = _labels(rng, n)
+    if over_time:
+        x[:, index, :] = y
+    else:
+        x[:, :, index] = y
+    return x, y
+
+
 def get_data(n: int, input_dim: int, attention_column: int = 1, seed: int | None = None):
     """Flat features where one column is the label.
 
@@ -84,15 +102,7 @@ def get_data_recurrent(n: int, time_steps: int, input_dim: int, attention_column
     y : float32 array (n, 1)
         Labels in {0, 1}.
     """
-    n = check_int("n", n, 1)
-    time_steps = check_int("time_steps", time_steps, 1)
-    input_dim = check_int("input_dim", input_dim, 1)
-    attention_column = check_int("attention_column", attention_column, 0, time_steps - 1)
-    rng = np.random.default_rng(check_seed(seed))
-    x = rng.standard_normal((n, time_steps, input_dim)).astype(np.float32)
-    y = _labels(rng, n)
-    x[:, attention_column, :] = y
-    return x, y
+    return _labelled_sequences(n, time_steps, input_dim, "attention_column", attention_column, seed)
 
 
 def get_data_recurrent2(n: int, time_steps: int, input_dim: int, attention_dim: int = 5,
@@ -115,15 +125,7 @@ def get_data_recurrent2(n: int, time_steps: int, input_dim: int, attention_dim: 
     y : float32 array (n, 1)
         Labels in {0, 1}.
     """
-    n = check_int("n", n, 1)
-    time_steps = check_int("time_steps", time_steps, 1)
-    input_dim = check_int("input_dim", input_dim, 1)
-    attention_dim = check_int("attention_dim", attention_dim, 0, input_dim - 1)
-    rng = np.random.default_rng(check_seed(seed))
-    x = rng.standard_normal((n, time_steps, input_dim)).astype(np.float32)
-    y = _labels(rng, n)
-    x[:, :, attention_dim] = y
-    return x, y
+    return _labelled_sequences(n, time_steps, input_dim, "attention_dim", attention_dim, seed)
 
 
 def _sha256(path: Path) -> str:
