@@ -97,3 +97,53 @@ class DimensionAttention(_SoftmaxAxisAttention):
     """
 
     attention_axis = 2
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FeedForwardAttention(layers.Layer):
+    """Feed-forward attention (Raffel & Ellis, 2015): pool a sequence with learned scores.
+
+    For notebooks/05_self_attention.ipynb (and the pooling step of notebook 07).
+
+    Each state is scored on its own, ``e_t = tanh(h_t · w + b)``; a softmax over the
+    unmasked timesteps turns the scores into weights, and the output is the weighted sum
+    ``c = Σ_t α_t h_t``.
+
+    Call arguments
+    --------------
+    inputs : (batch, time_steps, features)
+    mask : bool (batch, time_steps), optional
+        False marks padding. Keras passes it automatically after ``Masking`` or
+        ``Embedding(mask_zero=True)``; it can also be given explicitly. Masked steps get
+        exactly zero weight, so padding never changes the output.
+    return_attention_scores : bool
+        Also return the weights, shape (batch, time_steps).
+
+    Returns
+    -------
+    (batch, features), and the weights when asked for.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError("FeedForwardAttention needs inputs of shape (batch, time_steps, features) "
+                             f"with features known, got {tuple(input_shape)}")
+        self.w = self.add_weight(name="w", shape=(input_shape[-1], 1), initializer="glorot_uniform")
+        self.b = self.add_weight(name="b", shape=(1,), initializer="zeros")
+
+    def call(self, inputs, mask=None, return_attention_scores: bool = False):
+        scores = ops.tanh(ops.squeeze(ops.matmul(inputs, self.w), axis=-1) + self.b)   # (batch, T)
+        if mask is not None:
+            # Scores are in [-1, 1], so a large negative constant gives padding zero weight
+            # after the softmax without the NaNs that -inf would give an all-masked row.
+            scores = ops.where(ops.cast(mask, "bool"), scores, ops.full_like(scores, -1e9))
+        weights = ops.softmax(scores, axis=-1)
+        context = ops.einsum("bt,btf->bf", weights, inputs)
+        return (context, weights) if return_attention_scores else context
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # the time axis is pooled away
