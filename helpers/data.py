@@ -217,7 +217,7 @@ def get_lagged_series(n_steps: int, lag: int = 7, coefficient: float = 0.9, nois
     """
     lag = check_int("lag", lag, 1)
     n_steps = check_int("n_steps", n_steps, lag + 1)
-    coefficient = check_float("coefficient", coefficient, -1.0, 1.0)
+    coefficient = check_float("coefficient", coefficient)
     if abs(coefficient) >= 1:
         raise ValueError(f"coefficient must be in (-1, 1) for a stationary series, got {coefficient}")
     noise = check_float("noise", noise, 0.0, open_min=True)
@@ -252,8 +252,8 @@ def make_windows(series, look_back: int):
     series = np.asarray(series, dtype=np.float32)
     if series.ndim != 1:
         raise ValueError(f"series must be 1-D, got shape {series.shape}")
-    look_back = check_int("look_back", look_back, 1, max(1, series.shape[0] - 1))
-    if series.shape[0] <= look_back:
-        raise ValueError(f"series must be longer than look_back={look_back}, got {series.shape[0]} steps")
+    if series.shape[0] < 2:
+        raise ValueError(f"series must have at least 2 steps, got {series.shape[0]}")
+    look_back = check_int("look_back", look_back, 1, series.shape[0] - 1)
     x = np.lib.stride_tricks.sliding_window_view(series[:-1], look_back)
     return x[..., None].copy(), series[look_back:, None].copy()

@@ -143,5 +143,7 @@ def test_make_windows():
     assert x[0, :, 0].tolist() == [0, 1, 2] and y[0, 0] == 3 and y[-1, 0] == 9
     with pytest.raises(ValueError, match=r"look_back must be an integer in \[1, 9\], got 10"):
         data.make_windows(np.arange(10), 10)
+    with pytest.raises(ValueError, match="series must have at least 2 steps, got 1"):
+        data.make_windows(np.arange(1), 1)
     with pytest.raises(ValueError, match="series must be 1-D"):
         data.make_windows(np.zeros((3, 3)), 1)
