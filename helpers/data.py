@@ -257,3 +257,61 @@ def make_windows(series, look_back: int):
     look_back = check_int("look_back", look_back, 1, series.shape[0] - 1)
     x = np.lib.stride_tricks.sliding_window_view(series[:-1], look_back)
     return x[..., None].copy(), series[look_back:, None].copy()
+
+
+def get_addition_problem(n: int, min_length: int, max_length: int | None = None,
+                         seed: int | None = None):
+    """The addition problem (Hochreiter & Schmidhuber 1997, as Raffel & Ellis 2015 use it).
+
+    Introduced in notebooks/05_self_attention.ipynb.
+
+    Every sequence has a random length ``L`` in ``[min_length, max_length]``; each of its
+    steps carries two channels:
+
+    - channel 0, a value drawn uniformly from [-1, 1];
+    - channel 1, a marker: -1 at the first and the last step, 1 at two steps (one among
+      steps 1–9, one among the other steps of the first half, ``L // 2``), 0 elsewhere.
+
+    The target is ``0.5 + (x1 + x2) / 4``, where x1 and x2 are the two marked values, so
+    it lies in [0, 1]. Sequences are zero-padded at the end to ``max_length`` (one shape
+    for every batch, so a compiled model never retraces); ``mask`` says which steps are real.
+
+    Parameters
+    ----------
+    n : int
+        Number of sequences, >= 1.
+    min_length : int
+        Shortest sequence, >= 20 (the first marked step is among steps 1–9 and the second
+        in the rest of the first half, which must not be empty).
+    max_length : int or None
+        Longest sequence, >= min_length; ``None`` means ``int(1.1 * min_length)``, the
+        paper's setting.
+    seed : int or None
+        Seed of the generator; ``None`` draws fresh randomness.
+
+    Returns
+    -------
+    x : float32 (n, max_length, 2); padding is 0 in both channels
+    mask : bool (n, max_length), True on real steps
+    y : float32 (n, 1)
+    """
+    n = check_int("n", n, 1)
+    min_length = check_int("min_length", min_length, 20)
+    max_length = int(1.1 * min_length) if max_length is None else check_int(
+        "max_length", max_length, min_length)
+    rng = np.random.default_rng(check_seed(seed))
+    lengths = rng.integers(min_length, max_length + 1, size=n)
+    width = max_length
+    steps = np.arange(width)
+    mask = steps[None, :] < lengths[:, None]
+    x = np.zeros((n, width, 2), dtype=np.float32)
+    x[:, :, 0] = np.where(mask, rng.uniform(-1.0, 1.0, size=(n, width)), 0.0)
+    rows = np.arange(n)
+    first = rng.integers(1, 10, size=n)
+    second = rng.integers(10, lengths // 2)           # steps 10 .. L//2 - 1: after the first, in the first half
+    x[rows, 0, 1] = -1.0
+    x[rows, lengths - 1, 1] = -1.0
+    x[rows, first, 1] = 1.0
+    x[rows, second, 1] = 1.0
+    y = (0.5 + (x[rows, first, 0] + x[rows, second, 0]) / 4.0).astype(np.float32)[:, None]
+    return x, mask, y

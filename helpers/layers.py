@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from helpers._checks import check_int
+
 PACKAGE = "attention_course"
 
 
@@ -147,3 +149,90 @@ class FeedForwardAttention(layers.Layer):
 
     def compute_mask(self, inputs, mask=None):
         return None  # the time axis is pooled away
+
+
+def scaled_dot_product_attention(query, key, value, mask=None, scale=None):
+    """``softmax(query · keyᵀ · scale) · value``, the core of every layer from notebook 05 on.
+
+    Introduced in notebooks/05_self_attention.ipynb; :class:`MultiHeadAttention` reuses it.
+
+    Parameters
+    ----------
+    query : (..., T_q, d_k)
+    key : (..., T_k, d_k)
+    value : (..., T_k, d_v)
+    mask : bool, broadcastable to (..., T_q, T_k), optional
+        True where a query may attend to a key. A (batch, T_k) padding mask must be
+        expanded to (batch, 1, T_k) first. A query row with no True entry gets uniform
+        weights, never NaN.
+    scale : float, optional
+        Multiplies the scores; ``None`` means ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    outputs (..., T_q, d_v) and weights (..., T_q, T_k); weights sum to 1 over T_k.
+    """
+    depth = ops.shape(query)[-1]
+    if scale is None:
+        scale = 1.0 / ops.sqrt(ops.cast(depth, query.dtype))
+    scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) * scale
+    if mask is not None:
+        # -1e9 rather than -inf: masked keys get exactly zero weight, and a fully
+        # masked row stays finite.
+        scores = ops.where(ops.cast(mask, "bool"), scores, ops.full_like(scores, -1e9))
+    weights = ops.softmax(scores, axis=-1)
+    return ops.matmul(weights, value), weights
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SelfAttention(layers.Layer):
+    """Single-head scaled dot-product self-attention over one sequence.
+
+    Introduced in notebooks/05_self_attention.ipynb.
+
+    ``Q = x W_q``, ``K = x W_k``, ``V = x W_v`` (no biases), then
+    ``softmax(Q Kᵀ / sqrt(units)) V``. Every position scores every other position
+    through the query/key projections, unlike :class:`FeedForwardAttention`, which
+    scores each state on its own.
+
+    Parameters
+    ----------
+    units : int
+        Size of the query, key and value projections (and of the output).
+
+    Call arguments
+    --------------
+    inputs : (batch, T, features)
+    mask : bool (batch, T), optional
+        False marks padding: no position attends to a padded one, and outputs at
+        padded positions are zero (as ``keras.layers.Attention`` does with its query
+        mask). Keras passes it automatically after ``Embedding(mask_zero=True)``.
+    return_attention_scores : bool
+        Also return the weights, (batch, T, T): row i is where position i looks.
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = check_int("units", units, 1)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError("SelfAttention needs inputs of shape (batch, T, features) with features known, "
+                             f"got {tuple(input_shape)}")
+        self.query_dense = layers.Dense(self.units, use_bias=False, name="query")
+        self.key_dense = layers.Dense(self.units, use_bias=False, name="key")
+        self.value_dense = layers.Dense(self.units, use_bias=False, name="value")
+        for dense in (self.query_dense, self.key_dense, self.value_dense):
+            dense.build(input_shape)
+
+    def call(self, inputs, mask=None, return_attention_scores: bool = False):
+        query, key, value = self.query_dense(inputs), self.key_dense(inputs), self.value_dense(inputs)
+        key_mask = None if mask is None else ops.expand_dims(ops.cast(mask, "bool"), 1)   # (batch, 1, T)
+        outputs, weights = scaled_dot_product_attention(query, key, value, mask=key_mask)
+        if mask is not None:
+            outputs = outputs * ops.expand_dims(ops.cast(mask, outputs.dtype), -1)
+        return (outputs, weights) if return_attention_scores else outputs
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}

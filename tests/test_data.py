@@ -147,3 +147,37 @@ def test_make_windows():
         data.make_windows(np.arange(1), 1)
     with pytest.raises(ValueError, match="series must be 1-D"):
         data.make_windows(np.zeros((3, 3)), 1)
+
+
+def test_addition_problem_layout():
+    x, mask, y = data.get_addition_problem(300, 50, seed=0)
+    assert x.shape == (300, 55, 2) and x.dtype == np.float32
+    assert mask.shape == (300, 55) and mask.dtype == bool and y.shape == (300, 1) and y.dtype == np.float32
+    lengths = mask.sum(axis=1)
+    assert lengths.min() >= 50 and lengths.max() <= 55
+    assert (mask[:, :-1] >= mask[:, 1:]).all(), "padding only at the end"
+    assert np.all(x[~mask] == 0)
+    values, marker = x[..., 0], x[..., 1]
+    assert np.abs(values[mask]).max() <= 1
+    rows = np.arange(300)
+    assert (marker[rows, 0] == -1).all() and (marker[rows, lengths - 1] == -1).all()
+    marked = marker == 1
+    assert (marked.sum(axis=1) == 2).all()
+    positions = np.array([np.flatnonzero(row) for row in marked])
+    assert (positions[:, 0] >= 1).all() and (positions[:, 0] <= 9).all()
+    assert (positions[:, 1] < lengths // 2).all()
+    expected = 0.5 + (values[rows, positions[:, 0]] + values[rows, positions[:, 1]]) / 4
+    np.testing.assert_allclose(y[:, 0], expected, rtol=1e-6)
+
+
+def test_addition_problem_is_seeded_and_checks_arguments():
+    a, b = data.get_addition_problem(20, 30, 40, seed=1), data.get_addition_problem(20, 30, 40, seed=1)
+    for left, right in zip(a, b):
+        np.testing.assert_array_equal(left, right)
+    assert a[0].shape == (20, 40, 2)
+    with pytest.raises(ValueError, match=r"min_length must be an integer >= 20, got 10"):
+        data.get_addition_problem(5, 10)
+    with pytest.raises(ValueError, match=r"max_length must be an integer >= 50, got 40"):
+        data.get_addition_problem(5, 50, 40)
+    with pytest.raises(ValueError, match=r"n must be an integer >= 1"):
+        data.get_addition_problem(0, 50)

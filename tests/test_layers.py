@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from helpers.layers import DimensionAttention, FeedForwardAttention, TimestepAttention
+from helpers.layers import (DimensionAttention, FeedForwardAttention, SelfAttention, TimestepAttention,
+                            scaled_dot_product_attention)
 
 X = np.random.default_rng(0).standard_normal((4, 6, 3)).astype("float32")
 
@@ -101,3 +102,52 @@ def test_feed_forward_attention_round_trip(tmp_path):
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), atol=1e-6)
     with pytest.raises(ValueError, match=r"needs inputs of shape \(batch, time_steps, features\)"):
         FeedForwardAttention()(np.zeros((2, 3), "float32"))
+
+
+def test_scaled_dot_product_attention_matches_numpy():
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.standard_normal(shape).astype("float32") for shape in ((2, 4, 8), (2, 6, 8), (2, 6, 5)))
+    mask = np.ones((2, 1, 6), bool)
+    mask[1, :, 4:] = False
+    out, weights = (keras.ops.convert_to_numpy(t) for t in scaled_dot_product_attention(q, k, v, mask=mask))
+    scores = q @ k.transpose(0, 2, 1) / np.sqrt(8)
+    scores = np.where(mask, scores, -np.inf)
+    expected = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    expected /= expected.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(weights, expected, atol=1e-6)
+    np.testing.assert_allclose(out, expected @ v, atol=1e-5)
+    assert np.all(weights[1, :, 4:] == 0)
+    # a fully masked row stays finite
+    _, all_masked = scaled_dot_product_attention(q, k, v, mask=np.zeros((2, 1, 6), bool))
+    assert np.isfinite(keras.ops.convert_to_numpy(all_masked)).all()
+
+
+@pytest.mark.parametrize("length,units", [(5, 4), (9, 16)])
+def test_self_attention_equals_keras_attention(length, units):
+    x = np.random.default_rng(length).standard_normal((3, length, 6)).astype("float32")
+    mask = np.ones((3, length), bool)
+    mask[1, length - 2:] = False
+    mask[2, 3:] = False
+    layer = SelfAttention(units)
+    out, weights = layer(x, mask=mask, return_attention_scores=True)
+    q, k, v = layer.query_dense(x), layer.key_dense(x), layer.value_dense(x)
+    reference = keras.layers.Attention(use_scale=True)
+    reference([q, v, k])
+    reference.scale.assign(1 / np.sqrt(units))      # Keras learns the scale; start it at 1/sqrt(d)
+    ref_out, ref_weights = reference([q, v, k], mask=[mask, mask], return_attention_scores=True)
+    assert np.abs(keras.ops.convert_to_numpy(out) - keras.ops.convert_to_numpy(ref_out)).max() <= 1e-6
+    assert np.abs(keras.ops.convert_to_numpy(weights) - keras.ops.convert_to_numpy(ref_weights)).max() <= 1e-6
+
+
+def test_self_attention_round_trip_and_keras_mask(tmp_path):
+    inputs = keras.Input((None,), dtype="int32")
+    hidden = SelfAttention(8)(keras.layers.Embedding(10, 6, mask_zero=True)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(hidden)))
+    tokens = np.array([[3, 4, 5, 0, 0], [1, 2, 3, 4, 5]])
+    unpadded = model.predict(tokens[:1, :3], verbose=0)
+    np.testing.assert_allclose(model.predict(tokens, verbose=0)[:1], unpadded, atol=1e-6)
+    model.save(tmp_path / "sa.keras")
+    loaded = keras.models.load_model(tmp_path / "sa.keras")
+    np.testing.assert_allclose(loaded.predict(tokens, verbose=0), model.predict(tokens, verbose=0), atol=1e-6)
+    with pytest.raises(ValueError, match="units must be an integer >= 1, got 0"):
+        SelfAttention(0)
