@@ -315,3 +315,157 @@ def get_addition_problem(n: int, min_length: int, max_length: int | None = None,
     x[rows, second, 1] = 1.0
     y = (0.5 + (x[rows, first, 0] + x[rows, second, 0]) / 4.0).astype(np.float32)[:, None]
     return x, mask, y
+
+
+#: the formats of :func:`get_date_pairs`, by name (the example is 21 November 2026).
+DATE_FORMATS = {
+    "d_month_yyyy": "21 November 2026",
+    "weekday_month_d_yyyy": "Saturday, November 21, 2026",
+    "mon_d_yyyy": "nov 21 2026",
+    "dd/mm/yyyy": "21/11/2026",
+    "yyyy.mm.dd": "2026.11.21",
+    "mm-dd-yyyy": "11-21-2026",
+    "the_dth_of_month_yyyy": "the 21st of November, 2026",
+    "month_yyyy_d": "November 2026, day 21",
+    "yyyymmdd": "20261121",
+    "d.m.yyyy": "21.11.2026",
+}
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"]
+_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+#: characters a source date may contain (index 0 is padding, 1 unknown is not used: see encode_text)
+DATE_SOURCE_CHARS = " ,-./0123456789" + "abcdefghijklmnopqrstuvwxyz" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: characters of the ISO targets
+DATE_TARGET_CHARS = "-0123456789"
+
+
+def _ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def _render_date(fmt: str, year: int, month: int, day: int, weekday: int, case: str):
+    """Return (text, spans) where spans maps year/month/day to (start, end) character offsets."""
+    name = _MONTHS[month - 1]
+    cased = {"title": name, "lower": name.lower(), "upper": name.upper()}[case]
+    short = cased[:3]
+    pieces = {
+        "d_month_yyyy": [("day", str(day)), " ", ("month", cased), " ", ("year", str(year))],
+        "weekday_month_d_yyyy": [{"title": _WEEKDAYS[weekday], "lower": _WEEKDAYS[weekday].lower(),
+                                  "upper": _WEEKDAYS[weekday].upper()}[case] + ", ",
+                                 ("month", cased), " ", ("day", str(day)), ", ", ("year", str(year))],
+        "mon_d_yyyy": [("month", short), " ", ("day", str(day)), " ", ("year", str(year))],
+        "dd/mm/yyyy": [("day", f"{day:02d}"), "/", ("month", f"{month:02d}"), "/", ("year", str(year))],
+        "yyyy.mm.dd": [("year", str(year)), ".", ("month", f"{month:02d}"), ".", ("day", f"{day:02d}")],
+        "mm-dd-yyyy": [("month", f"{month:02d}"), "-", ("day", f"{day:02d}"), "-", ("year", str(year))],
+        "the_dth_of_month_yyyy": ["the ", ("day", str(day)), _ordinal(day)[len(str(day)):] + " of ",
+                                  ("month", cased), ", ",
+                                  ("year", str(year))],
+        "month_yyyy_d": [("month", cased), " ", ("year", str(year)), ", day ", ("day", str(day))],
+        "yyyymmdd": [("year", str(year)), ("month", f"{month:02d}"), ("day", f"{day:02d}")],
+        "d.m.yyyy": [("day", str(day)), ".", ("month", str(month)), ".", ("year", str(year))],
+    }[fmt]
+    text, spans = "", {}
+    for piece in pieces:
+        if isinstance(piece, tuple):
+            spans[piece[0]] = (len(text), len(text) + len(piece[1]))
+            piece = piece[1]
+        text += piece
+    return text, spans
+
+
+def get_date_pairs(n: int, seed: int | None = None, formats=None, first_year: int = 1950,
+                   last_year: int = 2049):
+    """Human-readable dates and their ISO form, with where each field sits in the source.
+
+    Introduced in notebooks/04_seq2seq_attention.ipynb.
+
+    Dates are drawn uniformly between 1 January ``first_year`` and 31 December
+    ``last_year``, each written in a random format of :data:`DATE_FORMATS` (month names
+    in title, lower or upper case at random). Several formats put the day first and the
+    year last, so the alignment between source and target is not a diagonal.
+
+    Parameters
+    ----------
+    n : int
+        Number of pairs, >= 1.
+    seed : int or None
+    formats : sequence of str or None
+        Names from :data:`DATE_FORMATS`; ``None`` means all of them.
+    first_year, last_year : int
+        Range of years, 1000 <= first_year <= last_year <= 9999.
+
+    Returns
+    -------
+    sources : list of str
+    targets : list of str, ``YYYY-MM-DD``
+    spans : list of dict
+        For each pair, ``{"year": (start, end), "month": (start, end), "day": (start, end)}``:
+        the characters ``source[start:end]`` that hold that field.
+    format_names : list of str
+    """
+    import datetime
+
+    n = check_int("n", n, 1)
+    first_year = check_int("first_year", first_year, 1000, 9999)
+    last_year = check_int("last_year", last_year, first_year, 9999)
+    names = list(DATE_FORMATS) if formats is None else list(formats)
+    unknown = [name for name in names if name not in DATE_FORMATS]
+    if not names or unknown:
+        raise ValueError(f"formats must be names from DATE_FORMATS ({', '.join(DATE_FORMATS)}), got {formats!r}")
+    rng = np.random.default_rng(check_seed(seed))
+    start = datetime.date(first_year, 1, 1).toordinal()
+    end = datetime.date(last_year, 12, 31).toordinal()
+    sources, targets, spans, used = [], [], [], []
+    for ordinal, fmt, case in zip(rng.integers(start, end + 1, size=n), rng.integers(0, len(names), size=n),
+                                  rng.integers(0, 3, size=n)):
+        date = datetime.date.fromordinal(int(ordinal))
+        text, where = _render_date(names[fmt], date.year, date.month, date.day, date.weekday(),
+                                   ("title", "lower", "upper")[case])
+        sources.append(text)
+        targets.append(date.isoformat())
+        spans.append(where)
+        used.append(names[fmt])
+    return sources, targets, spans, used
+
+
+def encode_text(texts, chars: str, length: int):
+    """Encode strings as int32 ids: character ``chars[i]`` → ``i + 1``, 0 = padding.
+
+    Introduced in notebooks/04_seq2seq_attention.ipynb.
+
+    Parameters
+    ----------
+    texts : sequence of str
+    chars : str
+        The vocabulary; every character of every text must be in it.
+    length : int
+        Width of the output; longer texts are an error, shorter ones are padded with 0.
+
+    Returns
+    -------
+    int32 (len(texts), length)
+
+    Raises
+    ------
+    ValueError
+        For a character outside ``chars`` (naming it and the text) or a text longer than
+        ``length``, instead of an index error deep inside a model.
+    """
+    length = check_int("length", length, 1)
+    index = {c: i + 1 for i, c in enumerate(chars)}
+    ids = np.zeros((len(texts), length), dtype=np.int32)
+    for row, text in enumerate(texts):
+        unknown = sorted({c for c in text if c not in index})
+        if unknown:
+            raise ValueError(f"text {text!r} has characters outside the vocabulary: {unknown}; "
+                             f"allowed: {chars!r}")
+        if len(text) > length:
+            raise ValueError(f"text {text!r} has {len(text)} characters, more than length={length}")
+        ids[row, :len(text)] = [index[c] for c in text]
+    return ids
+
+
+def decode_text(ids, chars: str) -> list[str]:
+    """Inverse of :func:`encode_text`: ids → strings, padding (0) dropped."""
+    return ["".join(chars[i - 1] for i in row if i > 0) for row in np.asarray(ids)]

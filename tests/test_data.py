@@ -181,3 +181,27 @@ def test_addition_problem_is_seeded_and_checks_arguments():
         data.get_addition_problem(5, 50, 40)
     with pytest.raises(ValueError, match=r"n must be an integer >= 1"):
         data.get_addition_problem(0, 50)
+
+
+def test_date_pairs_spans_and_targets():
+    import datetime
+    sources, targets, spans, formats = data.get_date_pairs(500, seed=0)
+    assert len(set(formats)) == len(data.DATE_FORMATS) >= 8
+    for source, target, where in zip(sources, targets, spans):
+        date = datetime.date.fromisoformat(target)
+        year, month, day = (source[a:b] for a, b in (where["year"], where["month"], where["day"]))
+        assert int(year) == date.year and int(day) == date.day
+        assert month.isdigit() and int(month) == date.month or month.lower()[:3] == date.strftime("%b").lower()
+    assert data.get_date_pairs(5, seed=1) == data.get_date_pairs(5, seed=1)
+    with pytest.raises(ValueError, match="formats must be names from DATE_FORMATS"):
+        data.get_date_pairs(5, formats=["bogus"])
+
+
+def test_encode_text_round_trip_and_errors():
+    ids = data.encode_text(["ab", "b"], "ab", 4)
+    assert ids.tolist() == [[1, 2, 0, 0], [2, 0, 0, 0]] and ids.dtype == np.int32
+    assert data.decode_text(ids, "ab") == ["ab", "b"]
+    with pytest.raises(ValueError, match=r"outside the vocabulary: \['é'\]"):
+        data.encode_text(["aé"], "ab", 4)
+    with pytest.raises(ValueError, match="more than length=2"):
+        data.encode_text(["abab"], "ab", 2)
