@@ -8,6 +8,7 @@ missing altogether.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from pathlib import Path
 
@@ -344,15 +345,18 @@ def _ordinal(day: int) -> str:
     return f"{day}{suffix}"
 
 
+def _cased(word: str, case: str) -> str:
+    """``word`` (title case) in ``case``: "title", "lower" or "upper"."""
+    return {"title": word, "lower": word.lower(), "upper": word.upper()}[case]
+
+
 def _render_date(fmt: str, year: int, month: int, day: int, weekday: int, case: str):
     """Return (text, spans) where spans maps year/month/day to (start, end) character offsets."""
-    name = _MONTHS[month - 1]
-    cased = {"title": name, "lower": name.lower(), "upper": name.upper()}[case]
+    cased = _cased(_MONTHS[month - 1], case)
     short = cased[:3]
     pieces = {
         "d_month_yyyy": [("day", str(day)), " ", ("month", cased), " ", ("year", str(year))],
-        "weekday_month_d_yyyy": [{"title": _WEEKDAYS[weekday], "lower": _WEEKDAYS[weekday].lower(),
-                                  "upper": _WEEKDAYS[weekday].upper()}[case] + ", ",
+        "weekday_month_d_yyyy": [_cased(_WEEKDAYS[weekday], case) + ", ",
                                  ("month", cased), " ", ("day", str(day)), ", ", ("year", str(year))],
         "mon_d_yyyy": [("month", short), " ", ("day", str(day)), " ", ("year", str(year))],
         "dd/mm/yyyy": [("day", f"{day:02d}"), "/", ("month", f"{month:02d}"), "/", ("year", str(year))],
@@ -404,8 +408,6 @@ def get_date_pairs(n: int, seed: int | None = None, formats=None, first_year: in
         the characters ``source[start:end]`` that hold that field.
     format_names : list of str
     """
-    import datetime
-
     n = check_int("n", n, 1)
     first_year = check_int("first_year", first_year, 1000, 9999)
     last_year = check_int("last_year", last_year, first_year, 9999)

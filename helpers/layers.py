@@ -7,9 +7,30 @@ Every layer has ``get_config`` and is registered for ``.keras`` saving.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from helpers._checks import check_float, check_int
+
+
+def masked_softmax(scores, mask=None):
+    """Softmax over the last axis where ``mask`` (bool, broadcastable) is True.
+
+    Masked scores become -1e9 rather than -inf before the softmax: masked positions get
+    exactly zero weight, and a row with no True entry stays finite (uniform weights).
+    Shared by every attention layer of the course.
+    """
+    if mask is not None:
+        scores = ops.where(ops.cast(mask, "bool"), scores, ops.full_like(scores, -1e9))
+    return ops.softmax(scores, axis=-1)
+
+
+def _check_dropout(dropout) -> float:
+    """A dropout rate in [0, 1)."""
+    rate = check_float("dropout", dropout, 0.0, 1.0)
+    if rate == 1.0:
+        raise ValueError("dropout must be in [0, 1), got 1.0")
+    return rate
 
 PACKAGE = "attention_course"
 
@@ -139,11 +160,7 @@ class FeedForwardAttention(layers.Layer):
 
     def call(self, inputs, mask=None, return_attention_scores: bool = False):
         scores = ops.tanh(ops.squeeze(ops.matmul(inputs, self.w), axis=-1) + self.b)   # (batch, T)
-        if mask is not None:
-            # Scores are in [-1, 1], so a large negative constant gives padding zero weight
-            # after the softmax without the NaNs that -inf would give an all-masked row.
-            scores = ops.where(ops.cast(mask, "bool"), scores, ops.full_like(scores, -1e9))
-        weights = ops.softmax(scores, axis=-1)
+        weights = masked_softmax(scores, mask)       # padding gets exactly zero weight
         context = ops.einsum("bt,btf->bf", weights, inputs)
         return (context, weights) if return_attention_scores else context
 
@@ -176,12 +193,7 @@ def scaled_dot_product_attention(query, key, value, mask=None, scale=None):
     if scale is None:
         scale = 1.0 / ops.sqrt(ops.cast(depth, query.dtype))
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2)) * scale
-    if mask is not None:
-        # -1e9 rather than -inf: masked keys get exactly zero weight, and a fully
-        # masked row stays finite.
-        mask = ops.cast(mask, "bool")
-        scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
-    weights = ops.softmax(scores, axis=-1)
+    weights = masked_softmax(scores, mask)
     if mask is not None:
         weights = weights * ops.cast(mask, weights.dtype)      # zero for a row that may see nothing
     return ops.matmul(weights, value), weights
@@ -334,9 +346,7 @@ class MultiHeadAttention(layers.Layer):
         self.num_heads = check_int("num_heads", num_heads, 1)
         self.key_dim = check_int("key_dim", key_dim, 1)
         self.value_dim = self.key_dim if value_dim is None else check_int("value_dim", value_dim, 1)
-        self.dropout = check_float("dropout", dropout, 0.0, 1.0)
-        if self.dropout == 1.0:
-            raise ValueError("dropout must be in [0, 1), got 1.0")
+        self.dropout = _check_dropout(dropout)
         if not isinstance(use_bias, bool):
             raise ValueError(f"use_bias must be True or False, got {use_bias!r}")
         self.use_bias = use_bias
@@ -445,8 +455,6 @@ def positional_encoding(length: int, depth: int):
     every position gets a distinct pattern, and ``PE[p + k]`` is a fixed rotation of
     ``PE[p]`` for every ``p``, so relative offsets are easy to read with a linear map.
     """
-    import numpy as np
-
     length = check_int("length", length, 1)
     depth = check_int("depth", depth, 2)
     if depth % 2:
@@ -488,9 +496,7 @@ class TransformerEncoderBlock(layers.Layer):
         super().__init__(**kwargs)
         self.num_heads = check_int("num_heads", num_heads, 1)
         self.ff_dim = check_int("ff_dim", ff_dim, 1)
-        self.dropout = check_float("dropout", dropout, 0.0, 1.0)
-        if self.dropout == 1.0:
-            raise ValueError("dropout must be in [0, 1), got 1.0")
+        self.dropout = _check_dropout(dropout)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -599,9 +605,7 @@ class Seq2SeqAttention(layers.Layer):
 
     def call(self, query, keys, mask=None, training=None):
         scores = self.scores(query, keys)
-        if mask is not None:
-            scores = ops.where(ops.expand_dims(ops.cast(mask, "bool"), 1), scores, ops.full_like(scores, -1e9))
-        weights = ops.softmax(scores, axis=-1)
+        weights = masked_softmax(scores, None if mask is None else ops.expand_dims(mask, 1))
         if self.alignment == "local":
             source_length = ops.cast(ops.shape(keys)[1], weights.dtype) if mask is None else \
                 ops.sum(ops.cast(mask, weights.dtype), axis=-1, keepdims=True)[:, :, None]      # (batch, 1, 1)
