@@ -302,11 +302,9 @@ def get_addition_problem(n: int, min_length: int, max_length: int | None = None,
         "max_length", max_length, min_length)
     rng = np.random.default_rng(check_seed(seed))
     lengths = rng.integers(min_length, max_length + 1, size=n)
-    width = max_length
-    steps = np.arange(width)
-    mask = steps[None, :] < lengths[:, None]
-    x = np.zeros((n, width, 2), dtype=np.float32)
-    x[:, :, 0] = np.where(mask, rng.uniform(-1.0, 1.0, size=(n, width)), 0.0)
+    mask = np.arange(max_length)[None, :] < lengths[:, None]
+    x = np.zeros((n, max_length, 2), dtype=np.float32)
+    x[:, :, 0] = np.where(mask, rng.uniform(-1.0, 1.0, size=(n, max_length)), 0.0)
     rows = np.arange(n)
     first = rng.integers(1, 10, size=n)
     second = rng.integers(10, lengths // 2)           # steps 10 .. L//2 - 1: after the first, in the first half
@@ -334,7 +332,7 @@ DATE_FORMATS = {
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
 _WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-#: characters a source date may contain (index 0 is padding, 1 unknown is not used: see encode_text)
+#: characters a source date may contain (encode_text gives chars[i] the id i + 1; id 0 is padding)
 DATE_SOURCE_CHARS = " ,-./0123456789" + "abcdefghijklmnopqrstuvwxyz" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 #: characters of the ISO targets
 DATE_TARGET_CHARS = "-0123456789"
