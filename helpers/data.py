@@ -282,8 +282,8 @@ def get_addition_problem(n: int, min_length: int, max_length: int | None = None,
     n : int
         Number of sequences, >= 1.
     min_length : int
-        Shortest sequence, >= 20 (the first marked step is among steps 1–9 and the second
-        in the rest of the first half, which must not be empty).
+        Shortest sequence, >= 22 (the first marked step is among steps 1–9 and the second
+        among steps 10 … L // 2 - 1, which is empty for L < 22).
     max_length : int or None
         Longest sequence, >= min_length; ``None`` means ``int(1.1 * min_length)``, the
         paper's setting.
@@ -297,7 +297,7 @@ def get_addition_problem(n: int, min_length: int, max_length: int | None = None,
     y : float32 (n, 1)
     """
     n = check_int("n", n, 1)
-    min_length = check_int("min_length", min_length, 20)
+    min_length = check_int("min_length", min_length, 22)
     max_length = int(1.1 * min_length) if max_length is None else check_int(
         "max_length", max_length, min_length)
     rng = np.random.default_rng(check_seed(seed))

@@ -175,8 +175,12 @@ def test_addition_problem_is_seeded_and_checks_arguments():
     for left, right in zip(a, b):
         np.testing.assert_array_equal(left, right)
     assert a[0].shape == (20, 40, 2)
-    with pytest.raises(ValueError, match=r"min_length must be an integer >= 20, got 10"):
+    with pytest.raises(ValueError, match=r"min_length must be an integer >= 22, got 10"):
         data.get_addition_problem(5, 10)
+    with pytest.raises(ValueError, match=r"min_length must be an integer >= 22, got 21"):
+        data.get_addition_problem(5, 21, 21)   # L = 21 leaves no step for the second marker
+    x, mask, _ = data.get_addition_problem(50, 22, 22, seed=0)   # the shortest allowed length works
+    assert mask.sum(axis=1).tolist() == [22] * 50 and (x[:, :, 1] == 1).sum(axis=1).tolist() == [2] * 50
     with pytest.raises(ValueError, match=r"max_length must be an integer >= 50, got 40"):
         data.get_addition_problem(5, 50, 40)
     with pytest.raises(ValueError, match=r"n must be an integer >= 1"):
