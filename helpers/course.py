@@ -7,11 +7,18 @@ Usage (from anywhere, inside the course's virtual environment)::
     python -m helpers.course run --only 02 -p N_TRAIN 30000   # a parameter override
     python -m helpers.course render              # rewrite committed notebooks with outputs
     python -m helpers.course check               # rendered outputs match the code?
+    python -m helpers.course sweep --seeds 0 1 2 3 4 [--only 05] [-p EPOCHS 3]
 
 ``run`` executes each notebook with papermill in a fresh kernel, writes the executed
 copies to ``build/executed/``, each notebook's metrics to ``build/results/`` and a
 summary table (notebook, wall seconds, headline metrics) to ``build/summary.md`` and
 ``build/summary.json``; it exits 1 if any notebook fails.
+
+``sweep`` runs every chosen notebook once per seed (``SEED`` set like ``-p SEED k``),
+each in a fresh kernel, and writes ``build/sweep.md`` and ``build/sweep.json``: per
+notebook, pass or fail per seed (with the failing assert's message), the wall seconds
+and, for every numeric headline metric, its min / median / max over the seeds. It exits
+1 if any run fails. This is how the course's assert margins are chosen.
 
 ``render`` does the same at the learner defaults (no overrides allowed), then writes
 the outputs back into ``notebooks/`` with a hash of the code cells stamped in the
@@ -92,8 +99,19 @@ def _execute(source: Path, target: Path, parameters: dict) -> tuple[float, str |
                                    cwd=str(source.parent))
         failure = None
     except Exception as error:  # papermill wraps the cell's exception
-        failure = f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:300]}"
+        failure = failure_message(error)
     return time.perf_counter() - start, failure
+
+
+def failure_message(error: BaseException) -> str:
+    """One line naming what failed: the cell's exception and its message (an assert's text)."""
+    name = getattr(error, "ename", None) or type(error).__name__
+    value = getattr(error, "evalue", None)
+    if value is None:
+        lines = str(error).strip().splitlines()
+        value = lines[-1] if lines else ""
+    value = " ".join(str(value).split())
+    return f"{name}: {value[:300]}" if value else name
 
 
 def _format_metric(value) -> str:
@@ -151,6 +169,107 @@ def run(only: list[str] | None = None, parameters: dict | None = None,
     return 0 if all(row["status"] == "ok" for row in rows) else 1
 
 
+def flat_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """The numeric leaves of a metrics dict, nested keys joined with dots (bools left out)."""
+    flat = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_metrics(value, f"{name}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat
+
+
+def sweep_summary(runs: list[dict]) -> list[dict]:
+    """Per notebook: seeds passed and failed, and min / median / max of seconds and metrics.
+
+    ``runs`` holds one dict per (notebook, seed): ``notebook``, ``seed``, ``seconds``,
+    ``status`` ("ok" or "FAILED"), ``failure`` and ``metrics``.
+    """
+    import statistics
+
+    summary = []
+    for notebook in dict.fromkeys(run["notebook"] for run in runs):
+        mine = [run for run in runs if run["notebook"] == notebook]
+        values: dict[str, list[float]] = {"seconds": [run["seconds"] for run in mine]}
+        for run in mine:
+            for key, value in flat_metrics(run["metrics"]).items():
+                values.setdefault(key, []).append(value)
+        summary.append({
+            "notebook": notebook,
+            "seeds": [run["seed"] for run in mine],
+            "passed": [run["seed"] for run in mine if run["status"] == "ok"],
+            "failures": {str(run["seed"]): run["failure"] for run in mine if run["status"] != "ok"},
+            "stats": {key: {"min": min(v), "median": statistics.median(v), "max": max(v), "n": len(v)}
+                      for key, v in values.items()},
+        })
+    return summary
+
+
+def sweep_table(summary: list[dict]) -> str:
+    """Markdown: a pass/fail line per notebook, the failures, then every metric's spread."""
+    lines = ["| notebook | seeds passed | seconds median [min–max] |", "|---|---|---|"]
+    for entry in summary:
+        seconds = entry["stats"]["seconds"]
+        passed = f"{len(entry['passed'])}/{len(entry['seeds'])}"
+        lines.append(f"| {entry['notebook']} | {passed} | {seconds['median']:.0f} "
+                     f"[{seconds['min']:.0f}–{seconds['max']:.0f}] |")
+    for entry in summary:
+        lines += ["", f"### {entry['notebook']}", ""]
+        for seed in entry["seeds"]:
+            failure = entry["failures"].get(str(seed))
+            lines.append(f"- seed {seed}: " + ("pass" if failure is None else f"**FAIL** — {failure}"))
+        lines += ["", "| metric | min | median | max | seeds |", "|---|---:|---:|---:|---:|"]
+        for key, stat in entry["stats"].items():
+            lines.append(f"| {key} | {stat['min']:.4g} | {stat['median']:.4g} | {stat['max']:.4g} "
+                         f"| {stat['n']} |")
+    return "\n".join(lines)
+
+
+def sweep(seeds: list[int], only: list[str] | None = None, parameters: dict | None = None,
+          build_dir: Path | None = None) -> int:
+    """Run the chosen notebooks once per seed; write ``sweep.md`` and ``sweep.json``."""
+    parameters = dict(parameters or {})
+    if "SEED" in parameters:
+        raise ValueError("sweep sets SEED itself; choose seeds with --seeds, not -p SEED")
+    if not seeds or any(not isinstance(seed, int) or seed < 0 for seed in seeds):
+        raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must not repeat, got {seeds!r}")
+    build_dir = Path(build_dir or paths.BUILD_DIR)
+    selected = notebooks(only)
+    runs = []
+    for index, source in enumerate(selected, 1):
+        for seed in seeds:
+            print(f"[{index}/{len(selected)}] {source.stem} seed {seed} …", flush=True)
+            executed_dir = build_dir / "sweep" / f"seed{seed}"
+            results = executed_dir / "results"
+            results.mkdir(parents=True, exist_ok=True)
+            (results / f"{source.stem}.json").unlink(missing_ok=True)
+            os.environ[paths.RESULTS_ENV] = str(results.resolve())
+            seconds, failure = _execute(source, executed_dir / source.name,
+                                        {**parameters, "SEED": seed})
+            status = "ok" if failure is None else "FAILED"
+            print(f"    {status} in {seconds:.1f} s" + (f" — {failure}" if failure else ""),
+                  flush=True)
+            runs.append({"notebook": source.stem, "seed": seed, "seconds": round(seconds, 1),
+                         "status": status, "failure": failure,
+                         "metrics": report.load(source.stem, results)})
+    summary = sweep_summary(runs)
+    header = (f"Seed sweep: seeds {' '.join(map(str, seeds))}"
+              + (f"; overrides {parameters}" if parameters else "; learner defaults") + "\n\n")
+    table = header + sweep_table(summary)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / "sweep.md").write_text(table + "\n", encoding="utf-8")
+    (build_dir / "sweep.json").write_text(
+        json.dumps({"seeds": seeds, "parameters": parameters, "runs": runs, "summary": summary},
+                   indent=2) + "\n", encoding="utf-8")
+    print("\n" + table)
+    print(f"\nExecuted notebooks in {build_dir / 'sweep'}; tables in {build_dir / 'sweep.md'}")
+    return 0 if all(run["status"] == "ok" for run in runs) else 1
+
+
 def check(only: list[str] | None = None) -> list[str]:
     """Problems with the committed notebooks: stale renders and error outputs."""
     problems = []
@@ -173,11 +292,15 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("run", "execute notebooks into build/ and print the summary"),
                        ("render", "execute at learner defaults and write outputs back"),
-                       ("check", "fail if a committed notebook is stale or holds an error")):
+                       ("check", "fail if a committed notebook is stale or holds an error"),
+                       ("sweep", "run notebooks at several seeds; spread of every metric")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--only", nargs="+", metavar="NN",
                          help="notebook name prefixes, e.g. 01 04")
-        if name == "run":
+        if name == "sweep":
+            sub.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], metavar="K",
+                             help="seeds to run (default: 0 1 2 3 4)")
+        if name in ("run", "sweep"):
             sub.add_argument("-p", "--param", nargs=2, action="append", default=[],
                              metavar=("NAME", "VALUE"),
                              help="override a parameter (Python literal), repeatable")
@@ -188,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(problems) if problems else "all notebooks rendered and error-free")
             return 1 if problems else 0
         parameters = {name: _parse_value(value) for name, value in getattr(args, "param", [])}
+        if args.command == "sweep":
+            return sweep(args.seeds, args.only, parameters)
         return run(args.only, parameters, render=args.command == "render")
     except ValueError as error:
         parser.error(str(error))

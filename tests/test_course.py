@@ -1,5 +1,7 @@
 """The committed notebooks: rendered from their current code, error-free, on template."""
 
+import json
+
 import nbformat
 import pytest
 
@@ -74,3 +76,75 @@ def test_summary_table_lists_notebooks_seconds_and_metrics():
 def test_show_source_rejects_non_code():
     with pytest.raises(ValueError, match="obj must be a function, method or class"):
         show.source(42)
+
+
+def _toy_notebook(folder, name="01_toy"):
+    """A two-cell notebook that records SEED and fails its assert on odd seeds."""
+    parameters = nbformat.v4.new_code_cell("SEED = 0\nSCALE = 1.0")
+    parameters.metadata["tags"] = ["parameters"]
+    body = nbformat.v4.new_code_cell(
+        "import helpers\n"
+        f'helpers.report.record("{name}", {{"value": SCALE * SEED, "nested": {{"half": SEED / 2}}}})\n'
+        'assert SEED % 2 == 0, "odd seeds fail (depends on SEED)"')
+    notebook = nbformat.v4.new_notebook(cells=[parameters, body])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                       "language": "python"}
+    nbformat.write(notebook, folder / f"{name}.ipynb")
+
+
+def test_sweep_reports_pass_fail_per_seed_and_metric_spread(tmp_path, monkeypatch):
+    notebooks_dir = tmp_path / "notebooks"
+    notebooks_dir.mkdir()
+    _toy_notebook(notebooks_dir)
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", notebooks_dir)
+    monkeypatch.setenv(paths.RESULTS_ENV, str(tmp_path / "results"))
+    build = tmp_path / "build"
+    code = course.sweep([0, 1, 2], parameters={"SCALE": 10.0}, build_dir=build)
+    assert code == 1, "seed 1 fails, so the sweep must exit non-zero"
+    table = (build / "sweep.md").read_text()
+    assert "| 01_toy | 2/3 |" in table
+    assert "- seed 1: **FAIL** — AssertionError: odd seeds fail (depends on SEED)" in table
+    assert "| value | 0 | 10 | 20 | 3 |" in table
+    assert "| nested.half | 0 | 0.5 | 1 | 3 |" in table
+    saved = json.loads((build / "sweep.json").read_text())
+    assert saved["seeds"] == [0, 1, 2] and saved["parameters"] == {"SCALE": 10.0}
+    assert [run["status"] for run in saved["runs"]] == ["ok", "FAILED", "ok"]
+    assert saved["summary"][0]["failures"] == {"1": "AssertionError: odd seeds fail (depends on SEED)"}
+
+
+def test_sweep_passes_when_every_seed_passes(tmp_path, monkeypatch):
+    notebooks_dir = tmp_path / "notebooks"
+    notebooks_dir.mkdir()
+    _toy_notebook(notebooks_dir)
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", notebooks_dir)
+    assert course.sweep([0, 2], build_dir=tmp_path / "build") == 0
+
+
+@pytest.mark.parametrize("seeds, parameters, match", [
+    ([], {}, "seeds must be non-negative integers"),
+    ([-1], {}, "seeds must be non-negative integers"),
+    ([1, 1], {}, "seeds must not repeat"),
+    ([0], {"SEED": 3}, "sweep sets SEED itself"),
+])
+def test_sweep_rejects_bad_arguments(seeds, parameters, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        course.sweep(seeds, parameters=parameters, build_dir=tmp_path)
+
+
+def test_sweep_summary_min_median_max():
+    runs = [{"notebook": "01_x", "seed": s, "seconds": 10.0 + s, "status": "ok", "failure": None,
+             "metrics": {"acc": a, "flag": True, "name": "x", "d": {"k": s}}}
+            for s, a in zip([0, 1, 2, 3], [0.9, 0.5, 0.7, 1.0])]
+    (entry,) = course.sweep_summary(runs)
+    assert entry["passed"] == [0, 1, 2, 3] and entry["failures"] == {}
+    assert entry["stats"]["acc"] == {"min": 0.5, "median": 0.8, "max": 1.0, "n": 4}
+    assert entry["stats"]["d.k"]["median"] == 1.5
+    assert "flag" not in entry["stats"] and "name" not in entry["stats"]
+
+
+def test_failure_message_uses_the_cells_exception():
+    class CellError(Exception):
+        ename, evalue = "AssertionError", "attention must win\n  (depends on EPOCHS)"
+    assert course.failure_message(CellError("long traceback")) == \
+        "AssertionError: attention must win (depends on EPOCHS)"
+    assert course.failure_message(RuntimeError("first\nlast line")) == "RuntimeError: last line"
