@@ -79,6 +79,22 @@ def _parse_value(text: str):
         return text
 
 
+def default_parameters(path: Path) -> dict:
+    """The literal ``NAME = value`` assignments of a notebook's ``parameters`` cell."""
+    notebook = nbformat.read(path, as_version=4)
+    found = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                        and isinstance(node.targets[0], ast.Name):
+                    try:
+                        found[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        continue
+    return found
+
+
 def _clean(notebook: nbformat.NotebookNode) -> None:
     """Drop papermill's bookkeeping so rendered notebooks diff cleanly."""
     notebook.metadata.pop("papermill", None)
@@ -228,8 +244,13 @@ def sweep_table(summary: list[dict]) -> str:
 
 
 def sweep(seeds: list[int], only: list[str] | None = None, parameters: dict | None = None,
-          build_dir: Path | None = None) -> int:
-    """Run the chosen notebooks once per seed; write ``sweep.md`` and ``sweep.json``."""
+          build_dir: Path | None = None, merge: bool = False) -> int:
+    """Run the chosen notebooks once per seed; write ``sweep.md`` and ``sweep.json``.
+
+    With ``merge``, the runs of the notebooks *not* chosen now are kept from the earlier
+    ``sweep.json`` (which must have the same seeds and overrides), so a course can be
+    swept a few notebooks at a time into one table.
+    """
     parameters = dict(parameters or {})
     if "SEED" in parameters:
         raise ValueError("sweep sets SEED itself; choose seeds with --seeds, not -p SEED")
@@ -240,6 +261,13 @@ def sweep(seeds: list[int], only: list[str] | None = None, parameters: dict | No
     build_dir = Path(build_dir or paths.BUILD_DIR)
     selected = notebooks(only)
     runs = []
+    if merge and (build_dir / "sweep.json").is_file():
+        earlier = json.loads((build_dir / "sweep.json").read_text(encoding="utf-8"))
+        if earlier["seeds"] != seeds or earlier["parameters"] != parameters:
+            raise ValueError(f"--merge needs the seeds and overrides of the earlier sweep "
+                             f"({earlier['seeds']}, {earlier['parameters']}), got ({seeds}, {parameters})")
+        chosen = {source.stem for source in selected}
+        runs = [run for run in earlier["runs"] if run["notebook"] not in chosen]
     for index, source in enumerate(selected, 1):
         for seed in seeds:
             print(f"[{index}/{len(selected)}] {source.stem} seed {seed} …", flush=True)
@@ -248,14 +276,19 @@ def sweep(seeds: list[int], only: list[str] | None = None, parameters: dict | No
             results.mkdir(parents=True, exist_ok=True)
             (results / f"{source.stem}.json").unlink(missing_ok=True)
             os.environ[paths.RESULTS_ENV] = str(results.resolve())
-            seconds, failure = _execute(source, executed_dir / source.name,
-                                        {**parameters, "SEED": seed})
+            # At the notebook's own default seed and no overrides, inject nothing: that run is
+            # exactly the learner run (the one `render` commits), injected-parameters cell and all.
+            injected = {**parameters, "SEED": seed}
+            if not parameters and default_parameters(source).get("SEED") == seed:
+                injected = {}
+            seconds, failure = _execute(source, executed_dir / source.name, injected)
             status = "ok" if failure is None else "FAILED"
             print(f"    {status} in {seconds:.1f} s" + (f" — {failure}" if failure else ""),
                   flush=True)
             runs.append({"notebook": source.stem, "seed": seed, "seconds": round(seconds, 1),
                          "status": status, "failure": failure,
                          "metrics": report.load(source.stem, results)})
+    runs.sort(key=lambda run: run["notebook"])          # stable: seeds stay in order
     summary = sweep_summary(runs)
     header = (f"Seed sweep: seeds {' '.join(map(str, seeds))}"
               + (f"; overrides {parameters}" if parameters else "; learner defaults") + "\n\n")
@@ -300,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "sweep":
             sub.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], metavar="K",
                              help="seeds to run (default: 0 1 2 3 4)")
+            sub.add_argument("--merge", action="store_true",
+                             help="keep the other notebooks' runs from the earlier build/sweep.json")
         if name in ("run", "sweep"):
             sub.add_argument("-p", "--param", nargs=2, action="append", default=[],
                              metavar=("NAME", "VALUE"),
@@ -312,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if problems else 0
         parameters = {name: _parse_value(value) for name, value in getattr(args, "param", [])}
         if args.command == "sweep":
-            return sweep(args.seeds, args.only, parameters)
+            return sweep(args.seeds, args.only, parameters, merge=args.merge)
         return run(args.only, parameters, render=args.command == "render")
     except ValueError as error:
         parser.error(str(error))

@@ -468,6 +468,53 @@ def positional_encoding(length: int, depth: int):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class PositionEmbedding(layers.Layer):
+    """A learned position embedding: one trainable vector per position, added to the input.
+
+    Introduced in notebooks/05_self_attention.ipynb; reused in notebook 07.
+
+    The layer owns a ``(max_length, model_dim)`` weight and returns ``x + P[:T]`` for an
+    input of length ``T``. Why a layer: ``layers.Embedding(n, d)(ops.arange(n))`` inside a
+    functional model is called once, on a constant, while the model is built; its output
+    is then a constant too, so that "embedding" never trains and its weights are not
+    among the model's.
+
+    Parameters
+    ----------
+    max_length : int
+        The longest sequence the layer accepts, >= 1.
+
+    Call arguments
+    --------------
+    inputs : (batch, T, model_dim) with T <= max_length.
+    """
+
+    def __init__(self, max_length: int, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = check_int("max_length", max_length, 1)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(f"PositionEmbedding needs inputs (batch, T, model_dim), got {tuple(input_shape)}")
+        if input_shape[1] is not None and input_shape[1] > self.max_length:
+            raise ValueError(f"PositionEmbedding(max_length={self.max_length}) got sequences of length "
+                             f"{input_shape[1]}; allowed: at most {self.max_length}")
+        self.embeddings = self.add_weight(shape=(self.max_length, input_shape[-1]), name="embeddings",
+                                          initializer=keras.initializers.RandomNormal(stddev=0.05))
+
+    def call(self, inputs):
+        length = ops.shape(inputs)[1]
+        return inputs + ops.cast(self.embeddings[:length], inputs.dtype)[None]
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        return {**super().get_config(), "max_length": self.max_length}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class TransformerEncoderBlock(layers.Layer):
     """One Transformer encoder block (post-norm, as in Vaswani et al., 2017).
 

@@ -148,3 +148,23 @@ def test_failure_message_uses_the_cells_exception():
     assert course.failure_message(CellError("long traceback")) == \
         "AssertionError: attention must win (depends on EPOCHS)"
     assert course.failure_message(RuntimeError("first\nlast line")) == "RuntimeError: last line"
+
+
+def test_default_parameters_reads_the_parameters_cell(tmp_path):
+    _toy_notebook(tmp_path)
+    assert course.default_parameters(tmp_path / "01_toy.ipynb") == {"SEED": 0, "SCALE": 1.0}
+
+
+def test_sweep_merge_keeps_other_notebooks_and_checks_settings(tmp_path, monkeypatch):
+    notebooks_dir = tmp_path / "notebooks"
+    notebooks_dir.mkdir()
+    _toy_notebook(notebooks_dir, "01_toy")
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", notebooks_dir)
+    build = tmp_path / "build"
+    assert course.sweep([0], only=["01"], build_dir=build) == 0
+    _toy_notebook(notebooks_dir, "02_toy")
+    assert course.sweep([0], only=["02"], build_dir=build, merge=True) == 0
+    saved = json.loads((build / "sweep.json").read_text())
+    assert [run["notebook"] for run in saved["runs"]] == ["01_toy", "02_toy"]
+    with pytest.raises(ValueError, match="--merge needs the seeds and overrides"):
+        course.sweep([0, 2], only=["02"], build_dir=build, merge=True)

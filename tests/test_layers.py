@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from helpers import layers as course_layers
-from helpers.layers import (DimensionAttention, FeedForwardAttention, MultiHeadAttention, SelfAttention,
+from helpers.layers import (DimensionAttention, FeedForwardAttention, MultiHeadAttention, PositionEmbedding,
+                            SelfAttention,
                             TimestepAttention, TransformerEncoderBlock, positional_encoding,
                             scaled_dot_product_attention)
 
@@ -280,3 +281,56 @@ def test_seq2seq_attention_variants():
         Seq2SeqAttention("cosine")
     with pytest.raises(ValueError, match="needs equal query and key sizes"):
         Seq2SeqAttention("dot")(query, keys[..., :5])
+
+
+def _position_model(length=6, dim=4):
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input((length,), dtype="int32")
+    embedded = keras.layers.Embedding(10, dim, name="token_embedding")(tokens)
+    hidden = PositionEmbedding(8, name="position_embedding")(embedded)
+    outputs = keras.layers.Dense(1)(keras.layers.Flatten()(hidden))
+    return keras.Model(tokens, outputs)
+
+
+def test_position_embedding_weights_are_trainable_and_change_during_fit():
+    model = _position_model()
+    names = [w.path for w in model.trainable_weights]
+    assert "position_embedding/embeddings" in names, names
+    layer = model.get_layer("position_embedding")
+    assert layer.count_params() == 8 * 4
+    before = np.array(layer.embeddings)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    rng = np.random.default_rng(0)
+    model.fit(rng.integers(0, 10, (64, 6)), rng.standard_normal((64, 1)), epochs=2, verbose=0)
+    assert np.abs(np.array(layer.embeddings) - before).max() > 1e-3, "the position weights must train"
+
+
+def test_embedding_on_a_constant_is_not_learned():
+    """Why the course needs PositionEmbedding: Embedding(n, d)(arange(n)) becomes a constant."""
+    tokens = keras.Input((6,), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4)(tokens)
+    constant = keras.layers.Embedding(6, 4, name="position_embedding")(keras.ops.arange(6))
+    model = keras.Model(tokens, keras.layers.Dense(1)(keras.layers.Flatten()(embedded + constant)))
+    assert not any("position_embedding" in w.path for w in model.trainable_weights)
+
+
+def test_position_embedding_adds_the_first_t_rows_and_round_trips(tmp_path):
+    layer = PositionEmbedding(8)
+    x = np.zeros((2, 5, 3), "float32")
+    out = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(out, np.broadcast_to(np.array(layer.embeddings)[:5], (2, 5, 3)))
+    model = _position_model()
+    model.save(tmp_path / "pe.keras")
+    loaded = keras.models.load_model(tmp_path / "pe.keras")
+    probe = np.arange(6)[None] % 10
+    np.testing.assert_allclose(loaded.predict(probe, verbose=0), model.predict(probe, verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, shape, match", [
+    ({"max_length": 0}, (1, 2, 3), "max_length must be"),
+    ({"max_length": 4}, (1, 5, 3), "at most 4"),
+    ({"max_length": 4}, (1, 5), "needs inputs"),
+])
+def test_position_embedding_bad_input(kwargs, shape, match):
+    with pytest.raises(ValueError, match=match):
+        PositionEmbedding(**kwargs)(np.zeros(shape, "float32"))
