@@ -32,6 +32,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -127,7 +128,21 @@ def failure_message(error: BaseException) -> str:
         lines = str(error).strip().splitlines()
         value = lines[-1] if lines else ""
     value = " ".join(str(value).split())
+    if not value:                      # a bare `assert`: name the line that failed instead
+        line = _failing_line(getattr(error, "traceback", None) or [])
+        value = f"at `{line}`" if line else ""
     return f"{name}: {value[:300]}" if value else name
+
+
+def _failing_line(traceback: list[str]) -> str | None:
+    """The source line IPython marks with an arrow (``---> 21 assert x``) in the last frame."""
+    found = None
+    for block in traceback:
+        for row in re.sub(r"\x1b\[[0-9;]*m", "", block).splitlines():
+            match = re.match(r"\s*-+>\s*\d+\s+(.*\S)", row)
+            if match:
+                found = match.group(1)
+    return found
 
 
 def _format_metric(value) -> str:

@@ -150,6 +150,16 @@ def test_failure_message_uses_the_cells_exception():
     assert course.failure_message(RuntimeError("first\nlast line")) == "RuntimeError: last line"
 
 
+def test_failure_message_names_the_line_of_a_bare_assert():
+    class CellError(Exception):
+        ename, evalue = "AssertionError", ""
+        traceback = ["\x1b[31mAssertionError\x1b[39m  Traceback (most recent call last)",
+                     "Cell \x1b[32mIn[20], line 21\x1b[39m\n     19 print(x)\n\x1b[32m---> 21\x1b[39m "
+                     "assert top2_on_marked >= 0.95\n",
+                     "\x1b[31mAssertionError\x1b[39m: "]
+    assert course.failure_message(CellError()) == "AssertionError: at `assert top2_on_marked >= 0.95`"
+
+
 def test_default_parameters_reads_the_parameters_cell(tmp_path):
     _toy_notebook(tmp_path)
     assert course.default_parameters(tmp_path / "01_toy.ipynb") == {"SEED": 0, "SCALE": 1.0}
