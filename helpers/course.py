@@ -284,6 +284,7 @@ def sweep(seeds: list[int], only: list[str] | None = None, parameters: dict | No
         chosen = {source.stem for source in selected}
         runs = [run for run in earlier["runs"] if run["notebook"] not in chosen]
     for index, source in enumerate(selected, 1):
+        default_seed = default_parameters(source).get("SEED")
         for seed in seeds:
             print(f"[{index}/{len(selected)}] {source.stem} seed {seed} …", flush=True)
             executed_dir = build_dir / "sweep" / f"seed{seed}"
@@ -294,7 +295,7 @@ def sweep(seeds: list[int], only: list[str] | None = None, parameters: dict | No
             # At the notebook's own default seed and no overrides, inject nothing: that run is
             # exactly the learner run (the one `render` commits), injected-parameters cell and all.
             injected = {**parameters, "SEED": seed}
-            if not parameters and default_parameters(source).get("SEED") == seed:
+            if not parameters and default_seed == seed:
                 injected = {}
             seconds, failure = _execute(source, executed_dir / source.name, injected)
             status = "ok" if failure is None else "FAILED"

@@ -32,6 +32,12 @@ def _check_dropout(dropout) -> float:
         raise ValueError("dropout must be in [0, 1), got 1.0")
     return rate
 
+
+def _check_sequence_shape(owner: str, input_shape, layout: str = "(batch, T, features)") -> None:
+    """Inputs of rank 3 whose last size is known; otherwise a ValueError naming ``owner``."""
+    if len(input_shape) != 3 or input_shape[-1] is None:
+        raise ValueError(f"{owner} needs inputs of shape {layout} with features known, got {tuple(input_shape)}")
+
 PACKAGE = "attention_course"
 
 
@@ -152,9 +158,7 @@ class FeedForwardAttention(layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError("FeedForwardAttention needs inputs of shape (batch, time_steps, features) "
-                             f"with features known, got {tuple(input_shape)}")
+        _check_sequence_shape("FeedForwardAttention", input_shape, "(batch, time_steps, features)")
         self.w = self.add_weight(name="w", shape=(input_shape[-1], 1), initializer="glorot_uniform")
         self.b = self.add_weight(name="b", shape=(1,), initializer="zeros")
 
@@ -232,9 +236,7 @@ class SelfAttention(layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError("SelfAttention needs inputs of shape (batch, T, features) with features known, "
-                             f"got {tuple(input_shape)}")
+        _check_sequence_shape("SelfAttention", input_shape)
         self.query_dense = layers.Dense(self.units, use_bias=False, name="query")
         self.key_dense = layers.Dense(self.units, use_bias=False, name="key")
         self.value_dense = layers.Dense(self.units, use_bias=False, name="value")
@@ -495,8 +497,7 @@ class PositionEmbedding(layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(f"PositionEmbedding needs inputs (batch, T, model_dim), got {tuple(input_shape)}")
+        _check_sequence_shape("PositionEmbedding", input_shape, "(batch, T, model_dim)")
         if input_shape[1] is not None and input_shape[1] > self.max_length:
             raise ValueError(f"PositionEmbedding(max_length={self.max_length}) got sequences of length "
                              f"{input_shape[1]}; allowed: at most {self.max_length}")

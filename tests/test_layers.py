@@ -4,8 +4,7 @@ import pytest
 
 from helpers import layers as course_layers
 from helpers.layers import (DimensionAttention, FeedForwardAttention, MultiHeadAttention, PositionEmbedding,
-                            SelfAttention,
-                            TimestepAttention, TransformerEncoderBlock, positional_encoding,
+                            SelfAttention, TimestepAttention, TransformerEncoderBlock, positional_encoding,
                             scaled_dot_product_attention)
 
 X = np.random.default_rng(0).standard_normal((4, 6, 3)).astype("float32")
