@@ -352,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--merge", action="store_true",
                              help="keep the other notebooks' runs from the earlier build/sweep.json")
         if name in ("run", "sweep"):
+            sub.add_argument("--build-dir", type=Path, default=None, metavar="DIR",
+                             help="write executed notebooks, results and summaries here (default: build/)")
             sub.add_argument("-p", "--param", nargs=2, action="append", default=[],
                              metavar=("NAME", "VALUE"),
                              help="override a parameter (Python literal), repeatable")
@@ -363,8 +365,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if problems else 0
         parameters = {name: _parse_value(value) for name, value in getattr(args, "param", [])}
         if args.command == "sweep":
-            return sweep(args.seeds, args.only, parameters, merge=args.merge)
-        return run(args.only, parameters, render=args.command == "render")
+            return sweep(args.seeds, args.only, parameters, build_dir=args.build_dir, merge=args.merge)
+        return run(args.only, parameters, render=args.command == "render",
+                   build_dir=getattr(args, "build_dir", None))
     except ValueError as error:
         parser.error(str(error))
         return 2

@@ -9,7 +9,7 @@ def source(obj) -> None:
     """Display the source of a function or class from ``helpers`` as highlighted code.
 
     Introduced in notebooks/01_weighted_sum_intuition.ipynb: the course keeps each
-    layer in one place (``helpers/layers.py``) and shows it where it is taught.
+    layer in one place (the topic modules of ``helpers/layers/``) and shows it where it is taught.
     """
     from IPython.display import Markdown, display
 

@@ -1,0 +1,33 @@
+"""The attention layers the course teaches, each defined once (Keras 3, ``keras.ops``).
+
+One module per topic:
+
+- :mod:`helpers.layers.gates`: the softmax gates of notebooks 01-03;
+- :mod:`helpers.layers.seq2seq`: the decoder attention of notebook 04;
+- :mod:`helpers.layers.self_attention`: feed-forward and dot-product self-attention, learned
+  positions (notebook 05);
+- :mod:`helpers.layers.multihead`: multi-head attention and the encoder block (notebook 06);
+- :mod:`helpers.layers._common`: the masked softmax and the input checks they all share.
+
+``from helpers.layers import X`` works for every layer. Notebooks show a layer's source with
+``helpers.show.source(...)`` where they teach it. Every layer has ``get_config`` and is
+registered for ``.keras`` saving.
+"""
+
+from helpers.layers._common import PACKAGE, masked_softmax
+from helpers.layers.gates import DimensionAttention, TimestepAttention, _SoftmaxAxisAttention
+from helpers.layers.multihead import (MultiHeadAttention, TransformerEncoderBlock, causal_mask, merge_heads,
+                                      merge_heads_from_batch, positional_encoding, split_heads,
+                                      split_heads_on_batch)
+from helpers.layers.self_attention import (FeedForwardAttention, PositionEmbedding, SelfAttention,
+                                           scaled_dot_product_attention)
+from helpers.layers.seq2seq import Seq2SeqAttention
+
+__all__ = [
+    "PACKAGE", "masked_softmax",
+    "TimestepAttention", "DimensionAttention", "_SoftmaxAxisAttention",
+    "Seq2SeqAttention",
+    "FeedForwardAttention", "scaled_dot_product_attention", "SelfAttention", "PositionEmbedding",
+    "split_heads", "merge_heads", "split_heads_on_batch", "merge_heads_from_batch", "causal_mask",
+    "MultiHeadAttention", "positional_encoding", "TransformerEncoderBlock",
+]
