@@ -7,6 +7,8 @@ One module per topic:
 - :mod:`helpers.layers.self_attention`: feed-forward and dot-product self-attention, learned
   positions (notebook 05);
 - :mod:`helpers.layers.multihead`: multi-head attention and the encoder block (notebook 06);
+- :mod:`helpers.layers.efficient`: grouped-query attention, RoPE, sliding windows, the online
+  softmax and tiled attention (notebook 09);
 - :mod:`helpers.layers._common`: the masked softmax and the input checks they all share.
 
 ``from helpers.layers import X`` works for every layer. Notebooks show a layer's source with
@@ -15,6 +17,9 @@ registered for ``.keras`` saving.
 """
 
 from helpers.layers._common import PACKAGE, masked_softmax
+from helpers.layers.efficient import (GroupedQueryAttention, apply_rope, kv_cache_bytes_per_token, naive_attention,
+                                      online_softmax, repeat_kv_heads, rope_frequencies, sliding_window_mask,
+                                      tiled_attention)
 from helpers.layers.gates import DimensionAttention, TimestepAttention, _SoftmaxAxisAttention
 from helpers.layers.multihead import (MultiHeadAttention, TransformerEncoderBlock, causal_mask, merge_heads,
                                       merge_heads_from_batch, positional_encoding, split_heads,
@@ -30,4 +35,6 @@ __all__ = [
     "FeedForwardAttention", "scaled_dot_product_attention", "SelfAttention", "PositionEmbedding",
     "split_heads", "merge_heads", "split_heads_on_batch", "merge_heads_from_batch", "causal_mask",
     "MultiHeadAttention", "positional_encoding", "TransformerEncoderBlock",
+    "GroupedQueryAttention", "repeat_kv_heads", "kv_cache_bytes_per_token", "sliding_window_mask", "rope_frequencies",
+    "apply_rope", "online_softmax", "naive_attention", "tiled_attention",
 ]

@@ -1,0 +1,363 @@
+"""Attention as modern language models use it (notebook 09): grouped-query and multi-query
+attention, rotary position embeddings (RoPE), sliding-window masks, and the online softmax
+behind tiled ("flash") attention."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from helpers._checks import check_float, check_int
+from helpers.layers._common import PACKAGE
+from helpers.layers.multihead import MultiHeadAttention, causal_mask
+from helpers.layers.self_attention import scaled_dot_product_attention
+
+
+def repeat_kv_heads(x, num_repeats: int):
+    """(batch, kv_heads, T, d) → (batch, kv_heads · num_repeats, T, d): each key/value head copied.
+
+    Introduced in notebooks/09_efficient_attention.ipynb. This is what
+    ``keras.layers.GroupQueryAttention`` does before ordinary multi-head attention: key/value
+    head ``g`` serves query heads ``g · r … g · r + r - 1`` (``r = num_repeats``), so query
+    head ``u`` reads key/value head ``u // r``.
+    """
+    num_repeats = check_int("num_repeats", num_repeats, 1)
+    return ops.repeat(x, num_repeats, axis=1)
+
+
+def kv_cache_bytes_per_token(num_key_value_heads: int, head_dim: int, num_layers: int = 1,
+                             bytes_per_value: int = 2) -> int:
+    """Bytes a decoder caches per generated token: a key and a value per key/value head and layer.
+
+    Introduced in notebooks/09_efficient_attention.ipynb:
+    ``2 · num_layers · num_key_value_heads · head_dim · bytes_per_value`` (2 bytes for float16
+    or bfloat16). The query heads do not appear: queries are never cached.
+    """
+    num_key_value_heads = check_int("num_key_value_heads", num_key_value_heads, 1)
+    head_dim = check_int("head_dim", head_dim, 1)
+    num_layers = check_int("num_layers", num_layers, 1)
+    bytes_per_value = check_int("bytes_per_value", bytes_per_value, 1)
+    return 2 * num_layers * num_key_value_heads * head_dim * bytes_per_value
+
+
+def sliding_window_mask(query_length: int, key_length: int, window: int, causal: bool = False):
+    """Bool (1, query_length, key_length): query i may see key j when ``|i - j| < window``.
+
+    Introduced in notebooks/09_efficient_attention.ipynb. This is the band Keras 3.15 builds for
+    ``sliding_window=window`` (symmetric: ``2 · window - 1`` keys in the middle of a sequence);
+    with ``causal=True`` it is ANDed with :func:`causal_mask`, leaving keys ``i - window + 1 … i``:
+    ``window`` keys, the query's own position included.
+    """
+    query_length = check_int("query_length", query_length, 1)
+    key_length = check_int("key_length", key_length, 1)
+    window = check_int("window", window, 1)
+    if not isinstance(causal, bool):
+        raise ValueError(f"causal must be True or False, got {causal!r}")
+    rows = ops.expand_dims(ops.arange(query_length), 1)
+    cols = ops.expand_dims(ops.arange(key_length), 0)
+    band = ops.expand_dims(ops.abs(rows - cols) < window, 0)
+    return ops.logical_and(band, causal_mask(query_length, key_length)) if causal else band
+
+
+def rope_frequencies(depth: int, base: float = 10000.0):
+    """The ``depth // 2`` rotation speeds of RoPE, ``base^(-2i / depth)``, float32 (depth // 2,).
+
+    Introduced in notebooks/09_efficient_attention.ipynb; the same speeds as the sinusoidal
+    encoding of notebook 06 (:func:`positional_encoding`).
+    """
+    depth = check_int("depth", depth, 2)
+    if depth % 2:
+        raise ValueError(f"depth must be an even integer >= 2, got {depth}")
+    base = check_float("base", base, 1.0, open_min=True)
+    return (1.0 / base ** (np.arange(0, depth, 2) / depth)).astype("float32")
+
+
+def apply_rope(x, positions=None, base: float = 10000.0):
+    """Rotary position embedding (Su et al., 2021): rotate feature pairs by position-dependent angles.
+
+    Introduced in notebooks/09_efficient_attention.ipynb.
+
+    Feature ``i`` and feature ``i + d/2`` (the "rotate half" pairing of GPT-NeoX and Llama) form a
+    2-D point that is rotated by the angle ``p · θ_i`` at position ``p``, with the speeds
+    :func:`rope_frequencies`. Rotations keep lengths and compose, so for a query at ``m`` and a key
+    at ``n``: ``⟨R_m q, R_n k⟩ = ⟨q, R_{n - m} k⟩``, a function of ``n - m`` only.
+
+    Parameters
+    ----------
+    x : (..., T, d) with d even
+        Queries or keys, heads on any leading axis.
+    positions : int array (T,), optional
+        Position of each row; ``None`` means ``0 … T - 1``.
+    base : float
+        > 1; larger means slower rotations.
+
+    Returns
+    -------
+    Same shape and dtype as ``x``.
+    """
+    depth = x.shape[-1]
+    if depth is None or depth % 2:
+        raise ValueError(f"apply_rope needs an even, known last dimension, got shape {tuple(x.shape)}")
+    if positions is None and x.shape[-2] is not None:
+        positions = np.arange(x.shape[-2])
+    if positions is None or not isinstance(positions, (np.ndarray, list, tuple, range)):
+        # positions only known when the graph runs: angles in float32
+        positions = ops.arange(ops.shape(x)[-2]) if positions is None else positions
+        angles = ops.expand_dims(ops.cast(positions, "float32"), -1) * rope_frequencies(depth, base)
+    else:
+        # positions known now: angles in float64, so that p · θ keeps its precision at large p
+        frequencies = 1.0 / base ** (np.arange(0, depth, 2) / depth)
+        angles = np.asarray(positions, dtype="float64")[:, None] * frequencies            # (T, d/2)
+    cos = ops.cast(ops.concatenate([ops.cos(angles)] * 2, axis=-1), x.dtype)            # (T, d)
+    sin = ops.cast(ops.concatenate([ops.sin(angles)] * 2, axis=-1), x.dtype)
+    first, second = x[..., : depth // 2], x[..., depth // 2:]
+    rotated_half = ops.concatenate([-second, first], axis=-1)                           # (-x2, x1)
+    return x * cos + rotated_half * sin
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GroupedQueryAttention(layers.Layer):
+    """Grouped-query attention from scratch, weight-compatible with ``keras.layers.GroupQueryAttention``.
+
+    Introduced in notebooks/09_efficient_attention.ipynb.
+
+    ``num_query_heads`` query heads share ``num_key_value_heads`` key/value heads, in groups of
+    ``r = num_query_heads // num_key_value_heads`` consecutive query heads (query head ``u`` reads
+    key/value head ``u // r``, Keras' order). One key/value head is multi-query attention (MQA);
+    as many as query heads is multi-head attention (MHA). The key/value heads are never copied:
+    the queries are reshaped to (batch, kv_heads, r, T, d) and one broadcast matmul serves a group.
+
+    Parameters
+    ----------
+    head_dim : int
+        Size of every query, key and value head.
+    num_query_heads : int
+    num_key_value_heads : int
+        Must divide ``num_query_heads``.
+    use_bias : bool
+        Biases on the four projections.
+    sliding_window : int or None
+        As in Keras 3.15: query i may see key j only when ``|i - j| < sliding_window``
+        (see :func:`sliding_window_mask`); combine with ``use_causal_mask=True`` for the causal band.
+    rope : bool
+        Rotate queries and keys with :func:`apply_rope` (positions ``0 … T - 1``) after projecting
+        them. Not in Keras' layer; off by default.
+    rope_base : float
+
+    Call arguments
+    --------------
+    query : (batch, T_q, features); value : (batch, T_k, features_v); key : optional, ``None`` means value.
+    attention_mask : bool (batch, T_q, T_k), optional; True where query i may attend to key j.
+    use_causal_mask : bool
+    query_mask, value_mask, key_mask : bool (batch, T), optional padding masks.
+    return_attention_scores : bool
+        Also return the weights (batch, num_query_heads, T_q, T_k).
+
+    A query row that may see no key gets all-zero weights here; Keras' fused path
+    (``ops.dot_product_attention``) spreads it uniformly instead. Rows that see at least one key agree.
+    """
+
+    def __init__(self, head_dim: int, num_query_heads: int, num_key_value_heads: int, use_bias: bool = True,
+                 sliding_window: int | None = None, rope: bool = False, rope_base: float = 10000.0, **kwargs):
+        super().__init__(**kwargs)
+        self.head_dim = check_int("head_dim", head_dim, 1)
+        self.num_query_heads = check_int("num_query_heads", num_query_heads, 1)
+        self.num_key_value_heads = check_int("num_key_value_heads", num_key_value_heads, 1)
+        if self.num_query_heads % self.num_key_value_heads:
+            raise ValueError(f"num_query_heads ({self.num_query_heads}) must be a multiple of num_key_value_heads "
+                             f"({self.num_key_value_heads}); allowed: a divisor of {self.num_query_heads}")
+        for name, flag in (("use_bias", use_bias), ("rope", rope)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        if rope and self.head_dim % 2:
+            raise ValueError(f"rope=True needs an even head_dim, got {self.head_dim}")
+        self.use_bias, self.rope = use_bias, rope
+        self.rope_base = check_float("rope_base", rope_base, 1.0, open_min=True)
+        self.sliding_window = None if sliding_window is None else check_int("sliding_window", sliding_window, 1)
+        self.num_repeats = self.num_query_heads // self.num_key_value_heads
+        self.supports_masking = True
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        key_shape = value_shape if key_shape is None else key_shape
+        for name, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
+            if len(shape) != 3 or shape[-1] is None:
+                raise ValueError(f"GroupedQueryAttention needs {name} of shape (batch, T, features) with "
+                                 f"features known, got {tuple(shape)}")
+        q_heads, kv_heads, size = self.num_query_heads, self.num_key_value_heads, self.head_dim
+
+        def projection(name, kernel_shape, bias_shape):
+            kernel = self.add_weight(name=f"{name}_kernel", shape=kernel_shape, initializer="glorot_uniform")
+            bias = self.add_weight(name=f"{name}_bias", shape=bias_shape, initializer="zeros") if self.use_bias \
+                else None
+            return kernel, bias
+
+        self.query_kernel, self.query_bias = projection("query", (query_shape[-1], q_heads, size), (q_heads, size))
+        self.key_kernel, self.key_bias = projection("key", (key_shape[-1], kv_heads, size), (kv_heads, size))
+        self.value_kernel, self.value_bias = projection("value", (value_shape[-1], kv_heads, size), (kv_heads, size))
+        self.output_kernel, self.output_bias = projection("output", (q_heads, size, query_shape[-1]),
+                                                          (query_shape[-1],))
+
+    def call(self, query, value, key=None, attention_mask=None, use_causal_mask: bool = False,
+             return_attention_scores: bool = False, query_mask=None, value_mask=None, key_mask=None):
+        key = value if key is None else key
+        q = MultiHeadAttention._project(query, self.query_kernel, self.query_bias)     # (b, U, T_q, d)
+        k = MultiHeadAttention._project(key, self.key_kernel, self.key_bias)           # (b, V, T_k, d)
+        v = MultiHeadAttention._project(value, self.value_kernel, self.value_bias)
+        if self.rope:
+            q, k = apply_rope(q, base=self.rope_base), apply_rope(k, base=self.rope_base)
+        mask = MultiHeadAttention._combined_mask(q, k, attention_mask, use_causal_mask, query_mask, value_mask,
+                                                 key_mask)
+        if self.sliding_window is not None:
+            band = sliding_window_mask(ops.shape(q)[2], ops.shape(k)[2], self.sliding_window)
+            mask = band if mask is None else ops.logical_and(mask, band)
+        batch, t_query = ops.shape(q)[0], ops.shape(q)[2]
+        grouped_q = ops.reshape(q, (batch, self.num_key_value_heads, self.num_repeats, t_query, self.head_dim))
+        heads, weights = scaled_dot_product_attention(
+            grouped_q, ops.expand_dims(k, 2), ops.expand_dims(v, 2),        # one k, v per group: broadcast
+            mask=None if mask is None else mask[:, None, None],
+            scale=1.0 / math.sqrt(self.head_dim))
+        heads = ops.reshape(heads, (batch, self.num_query_heads, t_query, self.head_dim))
+        outputs = ops.einsum("bhtd,hdo->bto", heads, self.output_kernel)
+        if self.output_bias is not None:
+            outputs = outputs + self.output_bias
+        if return_attention_scores:
+            return outputs, ops.reshape(weights, (batch, self.num_query_heads, t_query, ops.shape(k)[2]))
+        return outputs
+
+    def compute_mask(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None, **kwargs):
+        return query_mask
+
+    def load_keras_weights(self, keras_layer):
+        """Copy the weights of a built ``keras.layers.GroupQueryAttention`` with the same settings."""
+        if not isinstance(keras_layer, keras.layers.GroupQueryAttention) or not keras_layer.built:
+            raise ValueError(f"load_keras_weights needs a built keras.layers.GroupQueryAttention, got {keras_layer!r}")
+        if keras_layer.use_gate:
+            raise ValueError("the Keras layer uses use_gate=True, which this layer does not have")
+        sources = [keras_layer._query_dense, keras_layer._key_dense, keras_layer._value_dense,
+                   keras_layer._output_dense]
+        targets = [(self.query_kernel, self.query_bias), (self.key_kernel, self.key_bias),
+                   (self.value_kernel, self.value_bias), (self.output_kernel, self.output_bias)]
+        for dense, (kernel, bias) in zip(sources, targets):
+            if tuple(dense.kernel.shape) != tuple(kernel.shape) or (bias is None) != (dense.bias is None):
+                raise ValueError(f"weight shapes differ: Keras {dense.name} kernel {tuple(dense.kernel.shape)}, "
+                                 f"ours {tuple(kernel.shape)}; build both with the same head_dim, num_query_heads, "
+                                 "num_key_value_heads, use_bias and input sizes")
+            kernel.assign(dense.kernel)
+            if bias is not None:
+                bias.assign(dense.bias)
+
+    def get_config(self):
+        return {**super().get_config(), "head_dim": self.head_dim, "num_query_heads": self.num_query_heads,
+                "num_key_value_heads": self.num_key_value_heads, "use_bias": self.use_bias,
+                "sliding_window": self.sliding_window, "rope": self.rope, "rope_base": self.rope_base}
+
+
+def _check_block_size(block_size) -> int:
+    return check_int("block_size", block_size, 1)
+
+
+def online_softmax(scores, block_size: int = 64):
+    """Softmax over the last axis, its normaliser found in one pass over blocks of columns.
+
+    Introduced in notebooks/09_efficient_attention.ipynb (Milakov & Gimelshein, 2018).
+
+    A plain softmax reads the scores three times (max, sum of exponentials, divide). Here one pass
+    keeps a running max ``m`` and a running sum ``l`` of ``exp(s - m)``; when a block raises the max,
+    the sum so far is rescaled by ``exp(m_old - m_new)``. A second pass divides.
+
+    Returns
+    -------
+    probabilities (same shape as ``scores``), and the final running max and sum, each (..., 1).
+    """
+    block_size = _check_block_size(block_size)
+    length = scores.shape[-1]
+    running_max, running_sum = None, None
+    for start in range(0, length, block_size):
+        block = scores[..., start:start + block_size]
+        block_max = ops.max(block, axis=-1, keepdims=True)
+        new_max = block_max if running_max is None else ops.maximum(running_max, block_max)
+        block_sum = ops.sum(ops.exp(block - new_max), axis=-1, keepdims=True)
+        running_sum = block_sum if running_sum is None else running_sum * ops.exp(running_max - new_max) + block_sum
+        running_max = new_max
+    return ops.exp(scores - running_max) / running_sum, running_max, running_sum
+
+
+def _size(x) -> int:
+    return int(np.prod(ops.shape(x)))
+
+
+def naive_attention(query, key, value, causal: bool = False, scale=None, return_peak: bool = False):
+    """Attention the plain way: the full (T_q, T_k) score matrix, a softmax, a product.
+
+    Introduced in notebooks/09_efficient_attention.ipynb as the reference for :func:`tiled_attention`;
+    it is :func:`scaled_dot_product_attention` with an optional causal mask (aligned as
+    :func:`causal_mask`). ``return_peak=True`` also returns the element count of the largest
+    intermediate array it creates (the weights, ``... × T_q × T_k``).
+    """
+    mask = causal_mask(ops.shape(query)[-2], ops.shape(key)[-2])[0] if causal else None     # (T_q, T_k)
+    outputs, weights = scaled_dot_product_attention(query, key, value, mask=mask, scale=scale)
+    return (outputs, _size(weights)) if return_peak else outputs
+
+
+def tiled_attention(query, key, value, block_size: int = 64, causal: bool = False, scale=None,
+                    return_peak: bool = False):
+    """Attention computed block by block over the keys, never holding a (T_q, T_k) matrix.
+
+    Introduced in notebooks/09_efficient_attention.ipynb: FlashAttention's idea (Dao et al., 2022)
+    without its GPU kernel. For each block of ``block_size`` keys: scores ``S = q kᵀ · scale``
+    (..., T_q, block), a new running max ``m``, ``P = exp(S - m)``, and the running sum ``l`` and
+    output accumulator ``O`` rescaled by ``exp(m_old - m)`` before ``rowsum(P)`` and ``P v`` are added.
+    At the end ``O / l`` is the softmax-weighted sum, equal to :func:`naive_attention`.
+
+    Parameters
+    ----------
+    query : (..., T_q, d); key : (..., T_k, d); value : (..., T_k, d_v)
+    block_size : int
+        Keys per block, >= 1; T_k need not be a multiple of it.
+    causal : bool
+        Query i sees keys j <= i (as :func:`causal_mask`).
+    scale : float, optional; ``None`` means ``1 / sqrt(d)``.
+    return_peak : bool
+        Also return the element count of the largest intermediate array created.
+
+    Returns
+    -------
+    outputs (..., T_q, d_v) [, peak elements]
+    """
+    block_size = _check_block_size(block_size)
+    if not isinstance(causal, bool):
+        raise ValueError(f"causal must be True or False, got {causal!r}")
+    t_query, t_key = query.shape[-2], key.shape[-2]
+    if t_query is None or t_key is None:
+        raise ValueError(f"tiled_attention needs known lengths, got query {tuple(query.shape)}, key "
+                         f"{tuple(key.shape)}")
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    query = query * ops.cast(scale, query.dtype)
+    rows = ops.expand_dims(ops.arange(t_query), 1)
+    running_max = running_sum = accumulator = None
+    peak = 0
+    for start in range(0, t_key, block_size):
+        key_block, value_block = key[..., start:start + block_size, :], value[..., start:start + block_size, :]
+        scores = ops.matmul(query, ops.swapaxes(key_block, -1, -2))                      # (..., T_q, block)
+        if causal:
+            cols = ops.expand_dims(ops.arange(start, start + ops.shape(key_block)[-2]), 0)
+            scores = ops.where(cols <= rows, scores, ops.full_like(scores, -1e9))
+        block_max = ops.max(scores, axis=-1, keepdims=True)
+        new_max = block_max if running_max is None else ops.maximum(running_max, block_max)
+        probabilities = ops.exp(scores - new_max)                                        # unnormalised
+        block_sum = ops.sum(probabilities, axis=-1, keepdims=True)
+        block_out = ops.matmul(probabilities, value_block)                               # (..., T_q, d_v)
+        if running_max is None:
+            running_sum, accumulator = block_sum, block_out
+        else:
+            correction = ops.exp(running_max - new_max)
+            running_sum = running_sum * correction + block_sum
+            accumulator = accumulator * correction + block_out
+        running_max = new_max
+        peak = max(peak, _size(scores), _size(probabilities), _size(block_out))
+    outputs = accumulator / running_sum
+    return (outputs, peak) if return_peak else outputs

@@ -1,0 +1,200 @@
+"""Tests of helpers.layers.efficient (notebook 09)."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from helpers.layers import (GroupedQueryAttention, apply_rope, causal_mask, kv_cache_bytes_per_token,
+                            naive_attention, online_softmax, repeat_kv_heads, rope_frequencies, sliding_window_mask,
+                            tiled_attention)
+
+
+def as_numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+def max_diff(a, b):
+    return float(np.abs(as_numpy(a) - as_numpy(b)).max())
+
+
+GQA_CASES = {
+    # name: (head_dim, query heads, kv heads, use_bias, T_q, T_k, cross, causal, attention mask, padding, window)
+    "MQA": (8, 8, 1, True, 6, 6, False, False, False, False, None),
+    "GQA": (8, 8, 2, True, 6, 6, False, False, False, False, None),
+    "MHA": (8, 4, 4, True, 6, 6, False, False, False, False, None),
+    "GQA causal": (4, 6, 3, True, 7, 7, False, True, False, False, None),
+    "GQA attention mask, no bias": (4, 6, 2, False, 5, 7, True, False, True, False, None),
+    "MQA padding on the values": (8, 4, 1, True, 7, 7, False, False, False, True, None),
+    "GQA causal sliding window": (8, 4, 2, True, 9, 9, False, True, False, False, 3),
+    "GQA two-sided sliding window": (8, 4, 2, True, 9, 9, False, False, False, False, 2),
+    "MQA window of one": (8, 2, 1, True, 5, 5, False, True, False, False, 1),
+}
+
+
+@pytest.mark.parametrize("case", GQA_CASES)
+@pytest.mark.parametrize("scores", [False, True])
+def test_grouped_query_attention_equals_keras(case, scores):
+    head_dim, q_heads, kv_heads, use_bias, tq, tk, cross, causal, with_mask, padding, window = GQA_CASES[case]
+    rng = np.random.default_rng(len(case))
+    query = rng.standard_normal((3, tq, 10)).astype("float32")
+    value = rng.standard_normal((3, tk, 10)).astype("float32")
+    key = rng.standard_normal((3, tk, 10)).astype("float32") if cross else None
+    kwargs = {"use_causal_mask": causal}
+    if with_mask:
+        mask = rng.random((3, tq, tk)) > 0.4
+        mask[..., 0] = True                           # every query sees a key (see the class docstring)
+        kwargs["attention_mask"] = mask
+    if padding:
+        kwargs["value_mask"] = np.arange(tk)[None] < np.array([tk, tk - 2, 3])[:, None]
+    reference = keras.layers.GroupQueryAttention(head_dim, q_heads, kv_heads, use_bias=use_bias,
+                                                 sliding_window=window)
+    ours = GroupedQueryAttention(head_dim, q_heads, kv_heads, use_bias=use_bias, sliding_window=window)
+    expected = reference(query, value, key=key, return_attention_scores=scores, **kwargs)   # both Keras paths
+    ours(query, value, key=key)
+    ours.load_keras_weights(reference)
+    got = ours(query, value, key=key, return_attention_scores=scores, **kwargs)
+    for mine, theirs in zip(*((got, expected) if scores else ((got,), (expected,)))):
+        assert mine.shape == theirs.shape
+        assert max_diff(mine, theirs) <= 1e-5
+
+
+def test_repeat_kv_heads_follows_keras_order_and_grouping_is_repeating():
+    x = np.arange(2 * 3 * 4 * 5, dtype="float32").reshape(2, 3, 4, 5)
+    repeated = as_numpy(repeat_kv_heads(x, 2))
+    assert repeated.shape == (2, 6, 4, 5)
+    for head in range(6):
+        np.testing.assert_array_equal(repeated[:, head], x[:, head // 2])
+    layer = GroupedQueryAttention(4, 6, 3)
+    seq = np.random.default_rng(1).standard_normal((2, 5, 8)).astype("float32")
+    _, weights = layer(seq, seq, return_attention_scores=True)
+    q = ops.einsum("btf,fhd->bhtd", seq, layer.query_kernel) + layer.query_bias[:, None]
+    k = repeat_kv_heads(ops.einsum("btf,fhd->bhtd", seq, layer.key_kernel) + layer.key_bias[:, None], 2)
+    expected = ops.softmax(ops.matmul(q, ops.swapaxes(k, -1, -2)) / 2.0, axis=-1)
+    assert max_diff(weights, expected) <= 1e-6
+
+
+def test_grouped_query_attention_round_trip_and_bad_input(tmp_path):
+    seq = np.random.default_rng(2).standard_normal((2, 6, 8)).astype("float32")
+    inputs = keras.Input((6, 8))
+    outputs = GroupedQueryAttention(4, 4, 2, sliding_window=3, rope=True, name="gqa")(inputs, inputs,
+                                                                                      use_causal_mask=True)
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "gqa.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert max_diff(model(seq), loaded(seq)) == 0.0
+    assert loaded.get_layer("gqa").get_config()["rope"] is True
+    with pytest.raises(ValueError, match="num_query_heads .6. must be a multiple of num_key_value_heads .4."):
+        GroupedQueryAttention(8, 6, 4)
+    with pytest.raises(ValueError, match="sliding_window must be an integer >= 1"):
+        GroupedQueryAttention(8, 4, 2, sliding_window=0)
+    with pytest.raises(ValueError, match="rope=True needs an even head_dim"):
+        GroupedQueryAttention(5, 4, 2, rope=True)
+    with pytest.raises(ValueError, match="head_dim must be an integer >= 1"):
+        GroupedQueryAttention(0, 4, 2)
+    with pytest.raises(ValueError, match="query of shape"):
+        GroupedQueryAttention(4, 2, 1)(seq[0], seq[0])
+    with pytest.raises(ValueError, match="built keras.layers.GroupQueryAttention"):
+        GroupedQueryAttention(4, 2, 1).load_keras_weights(keras.layers.MultiHeadAttention(2, 4))
+    reference = keras.layers.GroupQueryAttention(4, 4, 2)
+    reference(seq, seq)
+    mismatched = GroupedQueryAttention(4, 4, 1)
+    mismatched(seq, seq)
+    with pytest.raises(ValueError, match="weight shapes differ"):
+        mismatched.load_keras_weights(reference)
+
+
+def test_kv_cache_bytes_per_token():
+    assert kv_cache_bytes_per_token(32, 128, num_layers=32) == 2 * 32 * 32 * 128 * 2
+    assert kv_cache_bytes_per_token(1, 128) == 512
+    assert kv_cache_bytes_per_token(8, 64, bytes_per_value=4) == 2 * 8 * 64 * 4
+    with pytest.raises(ValueError, match="num_key_value_heads"):
+        kv_cache_bytes_per_token(0, 128)
+
+
+def test_sliding_window_mask():
+    band = as_numpy(sliding_window_mask(6, 6, 2))[0]
+    assert band.sum(axis=1).tolist() == [2, 3, 3, 3, 3, 2]            # |i - j| < 2: three keys in the middle
+    causal_band = as_numpy(sliding_window_mask(6, 6, 3, causal=True))[0]
+    assert causal_band.sum(axis=1).tolist() == [1, 2, 3, 3, 3, 3]     # keys i-2 … i
+    np.testing.assert_array_equal(as_numpy(sliding_window_mask(5, 5, 5, causal=True))[0],
+                                  as_numpy(causal_mask(5, 5))[0])      # a window >= T is the causal mask
+    with pytest.raises(ValueError, match="window must be an integer >= 1"):
+        sliding_window_mask(4, 4, 0)
+    with pytest.raises(ValueError, match="causal must be True or False"):
+        sliding_window_mask(4, 4, 2, causal=1)
+
+
+@pytest.mark.parametrize("depth, length", [(16, 64), (64, 512), (128, 1024)])
+def test_rope_scores_depend_on_the_offset_only(depth, length):
+    rng = np.random.default_rng(depth)
+    q = rng.standard_normal(depth).astype("float32")
+    k = rng.standard_normal(depth).astype("float32")
+    queries = as_numpy(apply_rope(np.tile(q, (length, 1))))
+    keys = as_numpy(apply_rope(np.tile(k, (length, 1))))
+    scores = queries @ keys.T / np.sqrt(depth)                        # [m, n]: query at m, key at n
+    spread = max(np.ptp(np.diagonal(scores, offset)) for offset in range(-length + 1, length))
+    assert spread <= 1e-5
+    assert np.ptp(scores) > 0.1                                       # and it does depend on the offset
+
+
+def test_rope_rotates_without_changing_lengths_and_position_zero_is_identity():
+    x = np.random.default_rng(3).standard_normal((2, 3, 10, 8)).astype("float32")
+    rotated = as_numpy(apply_rope(x))
+    np.testing.assert_allclose(np.linalg.norm(rotated, axis=-1), np.linalg.norm(x, axis=-1), rtol=1e-5)
+    np.testing.assert_allclose(rotated[..., 0, :], x[..., 0, :], atol=1e-7)
+    shifted = as_numpy(apply_rope(x, positions=np.arange(5, 15)))
+    padded = np.concatenate([x[..., :5, :], x], axis=-2)              # x's rows now sit at positions 5 … 14
+    assert max_diff(shifted, as_numpy(apply_rope(padded))[..., 5:, :]) <= 1e-5
+    np.testing.assert_allclose(rope_frequencies(8), [1.0, 0.1, 0.01, 0.001], rtol=1e-6)
+    with pytest.raises(ValueError, match="even, known last dimension"):
+        apply_rope(np.zeros((4, 5), "float32"))
+    with pytest.raises(ValueError, match="depth must be an even integer"):
+        rope_frequencies(7)
+    with pytest.raises(ValueError, match="base must be > 1"):
+        rope_frequencies(8, base=1.0)
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 16, 100])
+def test_online_softmax_equals_softmax(block_size):
+    scores = np.random.default_rng(block_size).standard_normal((3, 4, 37)).astype("float32") * 10
+    probabilities, running_max, running_sum = online_softmax(scores, block_size)
+    assert max_diff(probabilities, ops.softmax(scores, axis=-1)) <= 1e-6
+    np.testing.assert_allclose(as_numpy(running_max)[..., 0], scores.max(-1))
+    np.testing.assert_allclose(as_numpy(running_sum)[..., 0],
+                               np.exp(scores - scores.max(-1, keepdims=True)).sum(-1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("causal", [False, True])
+def test_tiled_attention_equals_naive_on_random_shapes(seed, causal):
+    rng = np.random.default_rng(seed)
+    t_query = int(rng.integers(1, 70))
+    t_key = t_query if causal else int(rng.integers(1, 70))
+    block = int(rng.integers(1, 40))                                  # mostly not a divisor of T
+    depth, depth_v = int(rng.integers(1, 20)), int(rng.integers(1, 20))
+    lead = tuple(int(n) for n in rng.integers(1, 4, size=int(rng.integers(0, 3))))
+    query = rng.standard_normal(lead + (t_query, depth)).astype("float32") * 2
+    key = rng.standard_normal(lead + (t_key, depth)).astype("float32") * 2
+    value = rng.standard_normal(lead + (t_key, depth_v)).astype("float32")
+    expected, naive_peak = naive_attention(query, key, value, causal=causal, return_peak=True)
+    got, tiled_peak = tiled_attention(query, key, value, block_size=block, causal=causal, return_peak=True)
+    assert got.shape == expected.shape
+    assert max_diff(got, expected) <= 1e-5, (t_query, t_key, block, depth, lead)
+    rows = int(np.prod(lead + (t_query,)))
+    assert naive_peak == rows * t_key
+    assert tiled_peak == rows * max(min(block, t_key), depth_v)
+
+
+def test_tiled_attention_scale_and_bad_input():
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal((2, 9, 4)).astype("float32") for _ in range(3))
+    assert max_diff(tiled_attention(q, k, v, 4, scale=0.3), naive_attention(q, k, v, scale=0.3)) <= 1e-6
+    for bad in (0, -1, 2.0, None):
+        with pytest.raises(ValueError, match="block_size must be an integer >= 1"):
+            tiled_attention(q, k, v, bad)
+        with pytest.raises(ValueError, match="block_size must be an integer >= 1"):
+            online_softmax(q, bad)
+    with pytest.raises(ValueError, match="causal must be True or False"):
+        tiled_attention(q, k, v, 4, causal="yes")
