@@ -157,3 +157,29 @@ def test_position_embedding_adds_the_first_t_rows_and_round_trips(tmp_path):
 def test_position_embedding_bad_input(kwargs, shape, match):
     with pytest.raises(ValueError, match=match):
         PositionEmbedding(**kwargs)(np.zeros(shape, "float32"))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_masked_softmax_fits_the_dtype(dtype):
+    """-1e9 overflows float16 to -inf, and an all -inf row has a NaN softmax: the masked value must fit."""
+    from helpers.layers._common import large_negative, masked_softmax
+
+    scores = np.array([[1.0, 2.0, 3.0], [0.5, 0.1, 0.2]], dtype=dtype)
+    mask = np.array([[True, False, True], [False, False, False]])
+    weights = keras.ops.convert_to_numpy(masked_softmax(scores, mask))
+    assert weights.dtype == np.dtype(dtype)
+    assert np.isfinite(weights).all(), weights
+    assert np.isfinite(np.array(large_negative(dtype), dtype=dtype))
+    assert weights[0, 1] == 0.0, "a masked score gets zero weight"
+    np.testing.assert_allclose(weights[0, [0, 2]], np.exp([1.0, 3.0]) / np.exp([1.0, 3.0]).sum(), atol=1e-3)
+    np.testing.assert_allclose(weights[1], 1 / 3, atol=1e-3)         # a row with no True entry: uniform
+    q = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(dtype)
+    out, all_masked = scaled_dot_product_attention(q, q, q, mask=np.zeros((2, 1, 3), bool))
+    assert np.all(keras.ops.convert_to_numpy(all_masked) == 0) and np.all(keras.ops.convert_to_numpy(out) == 0)
+
+
+def test_minus_1e9_is_minus_infinity_in_float16():
+    """The failure the dtype-aware value avoids (what masked_softmax used to write)."""
+    assert np.isneginf(np.float16(-1e9))
+    scores = keras.ops.full((1, 3), -1e9, dtype="float16")
+    assert np.isnan(keras.ops.convert_to_numpy(keras.ops.softmax(scores, axis=-1))).all()

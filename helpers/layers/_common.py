@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import keras
 from keras import ops
 
 from helpers._checks import check_float
@@ -10,15 +11,26 @@ from helpers._checks import check_float
 PACKAGE = "attention_course"  # the package every layer registers under for .keras saving
 
 
+def large_negative(dtype) -> float:
+    """The score that stands for "masked" in ``dtype``: -1e9, or -3e4 in float16.
+
+    -1e9 does not fit in float16 (its largest finite value is 65504): it rounds to -inf,
+    and a row whose entries are all -inf has a NaN softmax. -3e4 is what
+    ``keras.layers.Softmax`` writes under a mask in float16 (and -1e9 otherwise).
+    """
+    return -3e4 if keras.backend.standardize_dtype(dtype) == "float16" else -1e9
+
+
 def masked_softmax(scores, mask=None):
     """Softmax over the last axis where ``mask`` (bool, broadcastable) is True.
 
-    Masked scores become -1e9 rather than -inf before the softmax: masked positions get
-    exactly zero weight, and a row with no True entry stays finite (uniform weights).
-    Shared by every attention layer of the course.
+    Masked scores become a large negative that fits the dtype (:func:`large_negative`:
+    -1e9, or -3e4 in float16) rather than -inf before the softmax: masked positions get
+    zero weight (to float precision), and a row with no True entry stays finite (uniform
+    weights) in float16 as in float32. Shared by every attention layer of the course.
     """
     if mask is not None:
-        scores = ops.where(ops.cast(mask, "bool"), scores, ops.full_like(scores, -1e9))
+        scores = ops.where(ops.cast(mask, "bool"), scores, ops.full_like(scores, large_negative(scores.dtype)))
     return ops.softmax(scores, axis=-1)
 
 
@@ -34,5 +46,3 @@ def _check_sequence_shape(owner: str, input_shape, layout: str = "(batch, T, fea
     """Inputs of rank 3 whose last size is known; otherwise a ValueError naming ``owner``."""
     if len(input_shape) != 3 or input_shape[-1] is None:
         raise ValueError(f"{owner} needs inputs of shape {layout} with features known, got {tuple(input_shape)}")
-
-PACKAGE = "attention_course"

@@ -65,8 +65,26 @@ class MultiHeadAttention(layers.Layer):
     heads' outputs are concatenated and projected by ``W_O``. The projections are stored
     with the same shapes as Keras' (query kernel ``(query_dim, num_heads, key_dim)``,
     output kernel ``(num_heads, value_dim, output_dim)``…), so
-    :meth:`load_keras_weights` can copy a built Keras layer and both compute the same
-    function.
+    :meth:`load_keras_weights` can copy a built Keras layer.
+
+    What matches Keras 3.15 (``tests/test_layers_multihead.py``, TensorFlow backend), after
+    :meth:`load_keras_weights`, to 1e-5:
+
+    - every output row of a query that may attend to at least one key, and every weight,
+      with or without padding masks (query, value, key), the causal mask and an explicit
+      ``attention_mask``, on both of Keras' code paths. Keras computes the weights
+      explicitly, with ``keras.layers.Softmax``, when ``return_attention_scores=True`` or
+      ``dropout > 0``; otherwise it calls ``keras.ops.dot_product_attention``.
+    - A query row that may attend to no key (a padded query, or an all-False row of
+      ``attention_mask``) gets zero weights here, so its output is the output bias. Keras'
+      explicit path does the same (its Softmax zeroes masked entries). Keras' default path
+      does not: ``dot_product_attention`` writes the same large negative into every score
+      of that row, so the row gets uniform weights over all keys, masked ones included, and
+      its output is the projected mean of the values. Only those rows differ.
+    - Keras' ``call`` takes the query mask from the query tensor's Keras mask (set by
+      ``Embedding(mask_zero=True)`` or ``Masking``) and ignores a ``query_mask=`` argument;
+      this layer uses the argument when it is given, and Keras fills it in from the tensor's
+      mask otherwise, so both see the same mask in a model.
 
     Parameters
     ----------
@@ -93,7 +111,7 @@ class MultiHeadAttention(layers.Layer):
     query_mask, value_mask, key_mask : bool (batch, T), optional
         Padding masks; Keras fills them in from ``Embedding(mask_zero=True)``. Padded keys
         and values get zero weight; a padded query gets zero weights everywhere (its
-        output is just the output bias) and its mask travels on to the next layer.
+        output is just the output bias, see above) and its mask travels on to the next layer.
     return_attention_scores : bool
         Also return the weights, (batch, num_heads, T_q, T_k) (before dropout).
     training : bool or None
@@ -229,12 +247,19 @@ def positional_encoding(length: int, depth: int):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class TransformerEncoderBlock(layers.Layer):
-    """One Transformer encoder block (post-norm, as in Vaswani et al., 2017).
+    """One Transformer encoder block: self-attention, then a position-wise feed-forward part.
 
     Introduced in notebooks/06_multi_head_attention.ipynb; reused in notebook 07.
 
-    ``x = LayerNorm(x + Dropout(MHA(x, x)))``, then
-    ``x = LayerNorm(x + Dropout(Dense(ReLU(Dense(x)))))``.
+    Post-norm (the default, as in Vaswani et al., 2017)::
+
+        x = LayerNorm(x + Dropout(MHA(x, x)))
+        x = LayerNorm(x + Dropout(Dense(ReLU(Dense(x)))))
+
+    Pre-norm (``norm_first=True``, as in most recent Transformers)::
+
+        x = x + Dropout(MHA(LayerNorm(x), LayerNorm(x)))
+        x = x + Dropout(Dense(ReLU(Dense(LayerNorm(x)))))
 
     Parameters
     ----------
@@ -243,6 +268,8 @@ class TransformerEncoderBlock(layers.Layer):
         Hidden width of the feed-forward part.
     dropout : float
         In [0, 1).
+    norm_first : bool
+        LayerNorm before each sub-layer (pre-norm) instead of after the residual sum.
 
     Call arguments
     --------------
@@ -252,11 +279,14 @@ class TransformerEncoderBlock(layers.Layer):
         Also return the weights, (batch, num_heads, T, T).
     """
 
-    def __init__(self, num_heads: int, ff_dim: int, dropout: float = 0.0, **kwargs):
+    def __init__(self, num_heads: int, ff_dim: int, dropout: float = 0.0, norm_first: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.num_heads = check_int("num_heads", num_heads, 1)
         self.ff_dim = check_int("ff_dim", ff_dim, 1)
         self.dropout = _check_dropout(dropout)
+        if not isinstance(norm_first, bool):
+            raise ValueError(f"norm_first must be True or False, got {norm_first!r}")
+        self.norm_first = norm_first
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -278,11 +308,20 @@ class TransformerEncoderBlock(layers.Layer):
         self.drop2 = layers.Dropout(self.dropout)
 
     def call(self, inputs, mask=None, training=None, return_attention_scores: bool = False):
-        attended, weights = self.attention(inputs, inputs, query_mask=mask, value_mask=mask,
-                                           return_attention_scores=True, training=training)
-        x = self.norm1(inputs + self.drop1(attended, training=training))
-        x = self.norm2(x + self.drop2(self.feed_forward(x), training=training))
+        def attend(x):                 # padded positions neither ask nor are looked at
+            return self.attention(x, x, query_mask=mask, value_mask=mask, return_attention_scores=True,
+                                  training=training)
+
+        if self.norm_first:            # pre-norm: normalise each sub-layer's input; the residual path stays raw
+            attended, weights = attend(self.norm1(inputs))
+            x = inputs + self.drop1(attended, training=training)
+            x = x + self.drop2(self.feed_forward(self.norm2(x)), training=training)
+        else:                          # post-norm: normalise after each residual sum
+            attended, weights = attend(inputs)
+            x = self.norm1(inputs + self.drop1(attended, training=training))
+            x = self.norm2(x + self.drop2(self.feed_forward(x), training=training))
         return (x, weights) if return_attention_scores else x
 
     def get_config(self):
-        return {**super().get_config(), "num_heads": self.num_heads, "ff_dim": self.ff_dim, "dropout": self.dropout}
+        return {**super().get_config(), "num_heads": self.num_heads, "ff_dim": self.ff_dim, "dropout": self.dropout,
+                "norm_first": self.norm_first}

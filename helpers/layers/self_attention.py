@@ -67,7 +67,9 @@ def scaled_dot_product_attention(query, key, value, mask=None, scale=None):
     mask : bool, broadcastable to (..., T_q, T_k), optional
         True where a query may attend to a key. A (batch, T_k) padding mask must be
         expanded to (batch, 1, T_k) first. A query row with no True entry gets all-zero
-        weights (and a zero output), never NaN — as in ``keras.layers.MultiHeadAttention``.
+        weights (and a zero output), never NaN, in float16 as in float32: what
+        ``keras.layers.Softmax`` does under a mask, and so ``keras.layers.MultiHeadAttention``
+        on its explicit path (see :class:`MultiHeadAttention` for its other path).
     scale : float, optional
         Multiplies the scores; ``None`` means ``1 / sqrt(d_k)``.
 
