@@ -7,6 +7,8 @@ One module per topic:
 - :mod:`helpers.layers.self_attention`: feed-forward and dot-product self-attention, learned
   positions (notebook 05);
 - :mod:`helpers.layers.multihead`: multi-head attention and the encoder block (notebook 06);
+- :mod:`helpers.layers.decoding`: causal self-attention with a key/value cache, the pre-norm decoder
+  block, a decoder-only Transformer and generation (notebook 08);
 - :mod:`helpers.layers.efficient`: grouped-query attention, RoPE, sliding windows, the online
   softmax and tiled attention (notebook 09);
 - :mod:`helpers.layers._common`: the masked softmax and the input checks they all share.
@@ -17,6 +19,8 @@ registered for ``.keras`` saving.
 """
 
 from helpers.layers._common import PACKAGE, masked_softmax
+from helpers.layers.decoding import (CausalSelfAttention, DecoderOnlyTransformer, KVCache, TransformerDecoderBlock,
+                                      generate, next_token)
 from helpers.layers.efficient import (GroupedQueryAttention, apply_rope, kv_cache_bytes_per_token, naive_attention,
                                       online_softmax, repeat_kv_heads, rope_frequencies, sliding_window_mask,
                                       tiled_attention)
@@ -37,4 +41,5 @@ __all__ = [
     "MultiHeadAttention", "positional_encoding", "TransformerEncoderBlock",
     "GroupedQueryAttention", "repeat_kv_heads", "kv_cache_bytes_per_token", "sliding_window_mask", "rope_frequencies",
     "apply_rope", "online_softmax", "naive_attention", "tiled_attention",
+    "CausalSelfAttention", "TransformerDecoderBlock", "DecoderOnlyTransformer", "KVCache", "next_token", "generate",
 ]
