@@ -6,7 +6,8 @@ import pytest
 from keras import ops
 
 from helpers.layers import (GroupedQueryAttention, apply_rope, causal_mask, kv_cache_bytes_per_token,
-                            naive_attention, online_softmax, repeat_kv_heads, rope_frequencies, sliding_window_mask,
+                            naive_attention, online_softmax, repeat_kv_heads, rope_frequencies,
+                            scaled_dot_product_attention, sliding_window_attention, sliding_window_mask,
                             tiled_attention)
 
 
@@ -198,3 +199,27 @@ def test_tiled_attention_scale_and_bad_input():
             online_softmax(q, bad)
     with pytest.raises(ValueError, match="causal must be True or False"):
         tiled_attention(q, k, v, 4, causal="yes")
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("causal", [True, False])
+def test_sliding_window_attention_equals_masked_naive(seed, causal):
+    rng = np.random.default_rng(100 + seed)
+    length, window, block = int(rng.integers(1, 60)), int(rng.integers(1, 20)), int(rng.integers(1, 25))
+    q, k, v = (rng.standard_normal((2, length, 6)).astype("float32") for _ in range(3))
+    mask = sliding_window_mask(length, length, window, causal=causal)[0]
+    expected, _ = scaled_dot_product_attention(q, k, v, mask=mask)
+    got, peak = sliding_window_attention(q, k, v, window, block_size=block, causal=causal, return_peak=True)
+    assert max_diff(got, expected) <= 1e-5, (length, window, block)
+    keys_per_block = min(length, block + window - 1 + (0 if causal else window - 1))
+    assert peak <= 2 * max(min(block, length) * keys_per_block, min(block, length) * 6)
+
+
+def test_sliding_window_attention_bad_input():
+    q = np.zeros((1, 8, 4), "float32")
+    with pytest.raises(ValueError, match="window must be an integer >= 1"):
+        sliding_window_attention(q, q, q, 0)
+    with pytest.raises(ValueError, match="block_size must be an integer >= 1"):
+        sliding_window_attention(q, q, q, 2, block_size=0)
+    with pytest.raises(ValueError, match="same known length"):
+        sliding_window_attention(q, np.zeros((1, 6, 4), "float32"), np.zeros((1, 6, 4), "float32"), 2)

@@ -361,3 +361,48 @@ def tiled_attention(query, key, value, block_size: int = 64, causal: bool = Fals
         peak = max(peak, _size(scores), _size(probabilities), _size(block_out))
     outputs = accumulator / running_sum
     return (outputs, peak) if return_peak else outputs
+
+
+def sliding_window_attention(query, key, value, window: int, block_size: int = 64, causal: bool = True,
+                             scale=None, return_peak: bool = False):
+    """Sliding-window self-attention that only computes the scores inside the band.
+
+    Introduced in notebooks/09_efficient_attention.ipynb. Query i sees key j when ``|i - j| < window``
+    (Keras' ``sliding_window=`` meaning; with ``causal=True`` also ``j <= i``). The queries are cut into
+    blocks of ``block_size``; a block starting at ``s`` and ending before ``e`` scores only the keys
+    ``s - window + 1 … e - 1`` (``… e + window - 2`` without ``causal``), so time and the largest
+    intermediate grow like ``T · (block_size + window)``, not ``T²``. Equal to
+    :func:`naive_attention` with :func:`sliding_window_mask`.
+
+    Parameters
+    ----------
+    query, key : (..., T, d); value : (..., T, d_v). Self-attention: one length T for all three.
+    window : int >= 1; block_size : int >= 1; causal : bool; scale : float, optional.
+    return_peak : bool
+        Also return the element count of the largest intermediate array created.
+    """
+    window = check_int("window", window, 1)
+    block_size = _check_block_size(block_size)
+    if not isinstance(causal, bool):
+        raise ValueError(f"causal must be True or False, got {causal!r}")
+    length = query.shape[-2]
+    if length is None or key.shape[-2] != length or value.shape[-2] != length:
+        raise ValueError("sliding_window_attention is self-attention: query, key and value need the same known "
+                         f"length, got {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    outputs, peak = [], 0
+    for start in range(0, length, block_size):
+        stop = min(start + block_size, length)
+        first, last = max(0, start - window + 1), stop if causal else min(length, stop + window - 1)
+        rows = ops.expand_dims(ops.arange(start, stop), 1)          # absolute query positions of this block
+        cols = ops.expand_dims(ops.arange(first, last), 0)          # absolute key positions it may need
+        band = ops.abs(rows - cols) < window
+        if causal:
+            band = ops.logical_and(band, cols <= rows)
+        block_out, weights = scaled_dot_product_attention(
+            query[..., start:stop, :], key[..., first:last, :], value[..., first:last, :], mask=band, scale=scale)
+        outputs.append(block_out)
+        peak = max(peak, _size(weights), _size(block_out))
+    result = ops.concatenate(outputs, axis=-2)
+    return (result, peak) if return_peak else result
