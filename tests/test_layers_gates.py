@@ -57,3 +57,36 @@ def test_bad_arguments():
         TimestepAttention(single_attention_vector=1)
     with pytest.raises(ValueError, match=r"needs inputs of shape \(batch, time_steps, input_dim\)"):
         TimestepAttention()(np.zeros((2, 5), "float32"))
+
+
+def test_attention_pooling_is_a_weighted_sum_with_a_learned_query():
+    from helpers.layers import AttentionPooling
+    layer = AttentionPooling(key_dim=4)
+    pooled, weights = (keras.ops.convert_to_numpy(t) for t in layer(X, return_attention_scores=True))
+    keys = X @ keras.ops.convert_to_numpy(layer.w_key)
+    scores = keys @ keras.ops.convert_to_numpy(layer.query) / 2.0
+    expected = np.exp(scores - scores.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(weights, expected, atol=1e-6)
+    np.testing.assert_allclose(pooled, np.einsum("bt,btf->bf", expected, X), atol=1e-6)
+    assert pooled.shape == (4, 3)
+
+
+def test_attention_pooling_ignores_padding_and_round_trips(tmp_path):
+    from helpers.layers import AttentionPooling
+    padded = np.concatenate([X, np.full((4, 2, 3), 9.0, "float32")], axis=1)
+    mask = np.arange(8)[None] < 6
+    layer = AttentionPooling(key_dim=4)
+    short = keras.ops.convert_to_numpy(layer(X))
+    long, weights = layer(padded, mask=np.repeat(mask, 4, axis=0), return_attention_scores=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(long), short, atol=1e-6)
+    assert np.all(keras.ops.convert_to_numpy(weights)[:, 6:] == 0)
+    inputs = keras.Input((6, 3))
+    model = keras.Model(inputs, keras.layers.Dense(1)(AttentionPooling(key_dim=5)(inputs)))
+    model.save(tmp_path / "pool.keras")
+    loaded = keras.models.load_model(tmp_path / "pool.keras")
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), atol=1e-6)
+    with pytest.raises(ValueError, match="key_dim"):
+        AttentionPooling(key_dim=0)
+    with pytest.raises(ValueError, match=r"AttentionPooling needs inputs of shape \(batch, T, features\)"):
+        AttentionPooling()(np.zeros((2, 3), "float32"))

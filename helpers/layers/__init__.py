@@ -2,8 +2,8 @@
 
 One module per topic:
 
-- :mod:`helpers.layers.gates`: the softmax gates of notebooks 01-03;
-- :mod:`helpers.layers.seq2seq`: the decoder attention of notebook 04;
+- :mod:`helpers.layers.gates`: the softmax gates of notebooks 01-03 and attention pooling (02);
+- :mod:`helpers.layers.seq2seq`: the decoder attention and the attention decoder of notebook 04;
 - :mod:`helpers.layers.self_attention`: feed-forward and dot-product self-attention, learned
   positions (notebook 05);
 - :mod:`helpers.layers.multihead`: multi-head attention and the encoder block (notebook 06);
@@ -24,18 +24,18 @@ from helpers.layers.decoding import (CausalSelfAttention, DecoderOnlyTransformer
 from helpers.layers.efficient import (GroupedQueryAttention, apply_rope, kv_cache_bytes_per_token, naive_attention,
                                       online_softmax, repeat_kv_heads, rope_frequencies, sliding_window_attention,
                                       sliding_window_mask, tiled_attention)
-from helpers.layers.gates import DimensionAttention, TimestepAttention, _SoftmaxAxisAttention
+from helpers.layers.gates import AttentionPooling, DimensionAttention, TimestepAttention, _SoftmaxAxisAttention
 from helpers.layers.multihead import (MultiHeadAttention, TransformerEncoderBlock, causal_mask, merge_heads,
                                       merge_heads_from_batch, positional_encoding, split_heads,
                                       split_heads_on_batch)
 from helpers.layers.self_attention import (FeedForwardAttention, PositionEmbedding, SelfAttention,
                                            scaled_dot_product_attention)
-from helpers.layers.seq2seq import Seq2SeqAttention
+from helpers.layers.seq2seq import AttentionDecoder, Seq2SeqAttention
 
 __all__ = [
     "PACKAGE", "masked_softmax",
-    "TimestepAttention", "DimensionAttention", "_SoftmaxAxisAttention",
-    "Seq2SeqAttention",
+    "TimestepAttention", "DimensionAttention", "_SoftmaxAxisAttention", "AttentionPooling",
+    "Seq2SeqAttention", "AttentionDecoder",
     "FeedForwardAttention", "scaled_dot_product_attention", "SelfAttention", "PositionEmbedding",
     "split_heads", "merge_heads", "split_heads_on_batch", "merge_heads_from_batch", "causal_mask",
     "MultiHeadAttention", "positional_encoding", "TransformerEncoderBlock",

@@ -1,12 +1,14 @@
 """Softmax gates over time steps or features (notebooks 01-03): ``TimestepAttention``,
-``DimensionAttention`` and their shared core."""
+``DimensionAttention`` and their shared core; and ``AttentionPooling``, the weighted sum with a
+learned query that the gates are not (notebook 02)."""
 
 from __future__ import annotations
 
 import keras
 from keras import layers, ops
 
-from helpers.layers._common import PACKAGE
+from helpers._checks import check_int
+from helpers.layers._common import PACKAGE, _check_sequence_shape, masked_softmax
 
 
 class _SoftmaxAxisAttention(layers.Layer):
@@ -94,3 +96,54 @@ class DimensionAttention(_SoftmaxAxisAttention):
     """
 
     attention_axis = 2
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AttentionPooling(layers.Layer):
+    """Attention pooling with a learned query: a weighted sum over positions.
+
+    Introduced in notebooks/02_timestep_attention.ipynb. Unlike the gates above, which
+    multiply every position by its weight and pass all of them on, this layer **sums**:
+
+    - keys ``k_t = W_k h_t`` (a Dense projection to ``key_dim``, no bias);
+    - one learned query ``q`` (``key_dim``), the same for every sequence: "what to look for";
+    - scores ``e_t = q · k_t / sqrt(key_dim)``, weights ``α = softmax(e)`` over the unmasked
+      positions, and the output ``c = Σ_t α_t h_t`` (the values are the inputs themselves).
+
+    It works for any number of positions (no weight depends on ``T``), and padding gets
+    exactly zero weight.
+
+    Call arguments
+    --------------
+    inputs : (batch, T, features)
+    mask : bool (batch, T), optional; False marks padding (Keras passes it automatically).
+    return_attention_scores : bool
+        Also return the weights (post-softmax, as Keras' layers do), shape (batch, T).
+
+    Returns
+    -------
+    (batch, features), and the weights when asked for.
+    """
+
+    def __init__(self, key_dim: int = 16, **kwargs):
+        super().__init__(**kwargs)
+        self.key_dim = check_int("key_dim", key_dim, 1)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        _check_sequence_shape("AttentionPooling", input_shape, "(batch, T, features)")
+        self.w_key = self.add_weight(name="w_key", shape=(input_shape[-1], self.key_dim), initializer="glorot_uniform")
+        self.query = self.add_weight(name="query", shape=(self.key_dim,), initializer="random_normal")
+
+    def call(self, inputs, mask=None, return_attention_scores: bool = False):
+        keys = ops.matmul(inputs, self.w_key)                                      # (batch, T, key_dim)
+        scores = ops.einsum("btk,k->bt", keys, self.query) / self.key_dim ** 0.5   # (batch, T)
+        weights = masked_softmax(scores, mask)
+        pooled = ops.einsum("bt,btf->bf", weights, inputs)                          # Σ_t α_t h_t
+        return (pooled, weights) if return_attention_scores else pooled
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # the positions are summed away
+
+    def get_config(self):
+        return {**super().get_config(), "key_dim": self.key_dim}

@@ -7,7 +7,7 @@ import keras
 from keras import layers, ops
 
 from helpers._checks import check_int
-from helpers.layers._common import PACKAGE, masked_softmax
+from helpers.layers._common import PACKAGE, _check_sequence_shape, masked_softmax
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -106,3 +106,98 @@ class Seq2SeqAttention(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "score": self.score, "alignment": self.alignment, "units": self.units,
                 "window": self.window}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AttentionDecoder(layers.Layer):
+    """A GRU decoder that attends to the encoder states one output step at a time.
+
+    Introduced in notebooks/04_seq2seq_attention.ipynb. It starts from the encoder's final
+    state, and at every step ``t``:
+
+    - ``query="current"`` (Luong et al., 2015): the GRU reads the previous character and, with
+      ``input_feeding``, the previous attentional vector ``h̃_{t-1}``; its new state ``s_t``
+      queries the encoder states; ``h̃_t = tanh(W_c [s_t; c_t])``;
+    - ``query="previous"`` (Bahdanau et al., 2015): the previous state ``s_{t-1}`` queries first;
+      the GRU reads the previous character and the context ``c_t``; ``h̃_t = tanh(W_c [s_t; c_t])``;
+    - ``score=None``: no attention at all, ``h̃_t = tanh(W_c s_t)`` (the fixed-size baseline).
+
+    ``score``, ``alignment``, ``attention_units`` and ``window`` are those of
+    :class:`Seq2SeqAttention`.
+
+    Call arguments
+    --------------
+    embedded : (batch, T_out, embed_dim), the embedded previous characters (teacher forcing)
+    encoder_states : (batch, T_in, key_dim)
+    initial_state : (batch, units), the encoder's final state
+    mask : bool (batch, T_in), optional; False marks source padding.
+
+    Returns
+    -------
+    the attentional vectors (batch, T_out, units) and the weights (batch, T_out, T_in); only the
+    vectors when ``score`` is None.
+    """
+
+    QUERIES = ("current", "previous")
+
+    def __init__(self, units: int, score: str | None = "additive", alignment: str = "soft",
+                 attention_units: int = 32, window: int = 6, query: str = "current", input_feeding: bool = True,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.units = check_int("units", units, 1)
+        if query not in self.QUERIES:
+            raise ValueError(f"query must be one of {self.QUERIES}, got {query!r}")
+        if input_feeding not in (True, False):
+            raise ValueError(f"input_feeding must be True or False, got {input_feeding!r}")
+        self.score, self.alignment, self.query, self.input_feeding = score, alignment, query, input_feeding
+        self.attention_units, self.window = attention_units, window
+        self.cell = layers.GRUCell(self.units, name="gru_cell")
+        self.attention = None if score is None else Seq2SeqAttention(
+            score, alignment, units=attention_units, window=window, name="attention")
+        self.combine = layers.Dense(self.units, activation="tanh", name="combine")
+
+    def build(self, embedded_shape, encoder_states_shape, initial_state_shape, mask_shape=None):
+        _check_sequence_shape("AttentionDecoder", embedded_shape, "(batch, T_out, embed_dim)")
+        _check_sequence_shape("AttentionDecoder", encoder_states_shape, "(batch, T_in, key_dim)")
+        if initial_state_shape[-1] != self.units:
+            raise ValueError(f"initial_state must have units = {self.units} features, got {initial_state_shape[-1]}")
+        key_dim = encoder_states_shape[-1]
+        extra = 0 if self.attention is None else (key_dim if self.query == "previous" else
+                                                  self.units if self.input_feeding else 0)
+        self.cell.build((None, embedded_shape[-1] + extra))
+        if self.attention is not None:
+            self.attention.build((None, 1, self.units), encoder_states_shape)
+        self.combine.build((None, self.units + (0 if self.attention is None else key_dim)))
+
+    def call(self, embedded, encoder_states, initial_state, mask=None, training=None):
+        state, feed = initial_state, ops.zeros_like(initial_state)
+        outputs, weights = [], []
+        for t in range(embedded.shape[1]):                   # T_out is small and fixed: unrolled
+            x = embedded[:, t]
+            if self.attention is None:
+                _, (state,) = self.cell(x, [state], training=training)
+                feed = self.combine(state)
+                outputs.append(feed)
+                continue
+            if self.query == "previous":                     # Bahdanau: s_{t-1} asks, then the GRU reads c_t
+                context, w = self.attention(state[:, None], encoder_states, mask=mask, training=training)
+                _, (state,) = self.cell(ops.concatenate([x, context[:, 0]], axis=-1), [state], training=training)
+            else:                                            # Luong: the GRU steps, then s_t asks
+                if self.input_feeding:
+                    x = ops.concatenate([x, feed], axis=-1)
+                _, (state,) = self.cell(x, [state], training=training)
+                context, w = self.attention(state[:, None], encoder_states, mask=mask, training=training)
+            feed = self.combine(ops.concatenate([state, context[:, 0]], axis=-1))
+            outputs.append(feed)
+            weights.append(w[:, 0])
+        if self.attention is None:
+            return ops.stack(outputs, axis=1)
+        return ops.stack(outputs, axis=1), ops.stack(weights, axis=1)
+
+    def compute_mask(self, *args, **kwargs):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "score": self.score, "alignment": self.alignment,
+                "attention_units": self.attention_units, "window": self.window, "query": self.query,
+                "input_feeding": self.input_feeding}
