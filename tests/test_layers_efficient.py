@@ -86,6 +86,9 @@ def test_grouped_query_attention_round_trip_and_bad_input(tmp_path):
     loaded = keras.saving.load_model(path)
     assert max_diff(model(seq), loaded(seq)) == 0.0
     assert loaded.get_layer("gqa").get_config()["rope"] is True
+    tokens = keras.Input((None, 8))                                    # any length: symbolic shapes
+    any_length = keras.Model(tokens, GroupedQueryAttention(4, 4, 2, sliding_window=2, rope=True)(tokens, tokens))
+    assert any_length(seq[:, :5]).shape == (2, 5, 8)
     with pytest.raises(ValueError, match="num_query_heads .6. must be a multiple of num_key_value_heads .4."):
         GroupedQueryAttention(8, 6, 4)
     with pytest.raises(ValueError, match="sliding_window must be an integer >= 1"):

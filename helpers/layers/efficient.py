@@ -56,10 +56,15 @@ def sliding_window_mask(query_length: int, key_length: int, window: int, causal:
     window = check_int("window", window, 1)
     if not isinstance(causal, bool):
         raise ValueError(f"causal must be True or False, got {causal!r}")
+    band = _band(query_length, key_length, window)
+    return ops.logical_and(band, causal_mask(query_length, key_length)) if causal else band
+
+
+def _band(query_length, key_length, window: int):
+    """Bool (1, query_length, key_length), ``|i - j| < window``; lengths may be symbolic (no checks)."""
     rows = ops.expand_dims(ops.arange(query_length), 1)
     cols = ops.expand_dims(ops.arange(key_length), 0)
-    band = ops.expand_dims(ops.abs(rows - cols) < window, 0)
-    return ops.logical_and(band, causal_mask(query_length, key_length)) if causal else band
+    return ops.expand_dims(ops.abs(rows - cols) < window, 0)
 
 
 def rope_frequencies(depth: int, base: float = 10000.0):
@@ -211,7 +216,7 @@ class GroupedQueryAttention(layers.Layer):
         mask = MultiHeadAttention._combined_mask(q, k, attention_mask, use_causal_mask, query_mask, value_mask,
                                                  key_mask)
         if self.sliding_window is not None:
-            band = sliding_window_mask(ops.shape(q)[2], ops.shape(k)[2], self.sliding_window)
+            band = _band(ops.shape(q)[2], ops.shape(k)[2], self.sliding_window)
             mask = band if mask is None else ops.logical_and(mask, band)
         batch, t_query = ops.shape(q)[0], ops.shape(q)[2]
         grouped_q = ops.reshape(q, (batch, self.num_key_value_heads, self.num_repeats, t_query, self.head_dim))
