@@ -134,8 +134,9 @@ def test_model_rejects_bad_input_and_settings():
 
 def test_generate_rejects_bad_arguments():
     model = small_model()
+    assert generate(model, IDS[:, :10], 7).shape == (2, 7), "10 + 7 - 1 = 16 positions are fed"
     with pytest.raises(ValueError, match="exceeds the model's max_length=16"):
-        generate(model, IDS[:, :10], 7)
+        generate(model, IDS[:, :10], 8)
     with pytest.raises(ValueError, match="prompts must be integer ids"):
         generate(model, np.zeros((2, 3), "float32"), 2)
     with pytest.raises(ValueError, match="prompts must be integer ids"):

@@ -363,7 +363,7 @@ def generate(model: DecoderOnlyTransformer, prompts, steps: int, temperature: fl
     ----------
     model : DecoderOnlyTransformer
     prompts : int (batch, P), all of the same length P >= 1 (pad on the left).
-    steps : int, >= 1; P + steps <= model.max_length.
+    steps : int, >= 1; P + steps - 1 <= model.max_length (the last token is returned, not fed back).
     temperature, top_k : see :func:`next_token`.
     seed : int or None, for sampling.
     use_cache : bool
@@ -379,12 +379,12 @@ def generate(model: DecoderOnlyTransformer, prompts, steps: int, temperature: fl
         raise ValueError(f"prompts must be integer ids of shape (batch, P) with P >= 1, got {prompts.dtype} "
                          f"{prompts.shape}")
     steps = check_int("steps", steps, 1)
-    if prompts.shape[1] + steps > model.max_length:
-        raise ValueError(f"prompt length {prompts.shape[1]} + steps={steps} exceeds the model's "
+    if prompts.shape[1] + steps - 1 > model.max_length:       # the last new token is never fed back
+        raise ValueError(f"prompt length {prompts.shape[1]} + steps={steps} - 1 exceeds the model's "
                          f"max_length={model.max_length}")
     rng = np.random.default_rng(check_seed(seed))
     sequence = prompts.astype(np.int32)
-    cache = model.new_cache(len(prompts), prompts.shape[1] + steps) if use_cache else None
+    cache = model.new_cache(len(prompts), prompts.shape[1] + steps - 1) if use_cache else None
     chosen, all_logits = [], []
     new = sequence
     for _ in range(steps):
