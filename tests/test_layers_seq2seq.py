@@ -74,3 +74,19 @@ def test_attention_decoder_without_attention_round_trip_and_bad_input(tmp_path):
         AttentionDecoder(8, query="next")
     with pytest.raises(ValueError, match="initial_state must have units = 8"):
         AttentionDecoder(8)(embedded, states, initial[:, :5])
+
+
+def test_straight_through_alignment_is_one_hot_with_soft_gradients():
+    import tensorflow as tf
+    rng = np.random.default_rng(3)
+    query = rng.standard_normal((2, 3, 4)).astype("float32")
+    keys = tf.constant(rng.standard_normal((2, 5, 4)).astype("float32"))
+    layer = Seq2SeqAttention("general", alignment="straight_through")
+    with tf.GradientTape() as tape:
+        tape.watch(keys)
+        context, weights = layer(query, keys, training=True)
+        loss = tf.reduce_sum(context)
+    weights = keras.ops.convert_to_numpy(weights)
+    assert set(np.unique(weights)) <= {0.0, 1.0} and np.all(weights.sum(-1) == 1)
+    grad = tape.gradient(loss, layer.w)
+    assert grad is not None and np.abs(grad.numpy()).max() > 0, "the scores get a gradient through the soft weights"

@@ -29,6 +29,9 @@ class Seq2SeqAttention(layers.Layer):
     - ``"soft"``: ``α_t = softmax(e_t)`` over the unmasked source positions;
     - ``"hard"``: like soft during training; at inference (``training`` false) all weight
       goes to the argmax position (one-hot);
+    - ``"straight_through"``: one-hot argmax weights in training *and* inference; the
+      gradient is the soft weights' (a straight-through estimator), so the model learns to
+      work with one position per step;
     - ``"local"``: Luong local-p: a predicted centre ``p_t = S · sigmoid(v_pᵀ tanh(W_p s_t))``
       (``S`` the source length) and ``α_t = softmax(e_t) · exp(-(i - p_t)² / (2σ²))`` with
       ``σ = window / 2``.
@@ -39,6 +42,7 @@ class Seq2SeqAttention(layers.Layer):
     keys : (batch, T_in, key_dim), the encoder states (also the values)
     mask : bool (batch, T_in), optional; False marks source padding.
     training : bool or None
+    projected_keys : optional, ``project_keys(keys)`` computed once and reused
 
     Returns
     -------
@@ -46,7 +50,7 @@ class Seq2SeqAttention(layers.Layer):
     """
 
     SCORES = ("dot", "general", "concat", "additive")
-    ALIGNMENTS = ("soft", "hard", "local")
+    ALIGNMENTS = ("soft", "hard", "local", "straight_through")
 
     def __init__(self, score: str = "additive", alignment: str = "soft", units: int = 64, window: int = 6,
                  **kwargs):
@@ -75,18 +79,26 @@ class Seq2SeqAttention(layers.Layer):
             self.w_p = self.add_weight(name="w_p", shape=(query_dim, self.units), initializer="glorot_uniform")
             self.v_p = self.add_weight(name="v_p", shape=(self.units,), initializer="random_normal")
 
-    def scores(self, query, keys):
-        """The raw scores e, (batch, T_out, T_in)."""
-        if self.score == "dot":
-            return ops.einsum("bqd,bkd->bqk", query, keys)
+    def project_keys(self, keys):
+        """The part of the scores that depends on the keys only: ``W1 h_i`` (additive, concat), ``W h_i``
+        (general) or ``h_i`` (dot). A decoder computes it once per source and reuses it at every step."""
+        if self.score in ("concat", "additive"):
+            return ops.matmul(keys, self.w_keys)
         if self.score == "general":
-            return ops.einsum("bqd,de,bke->bqk", query, self.w, keys)
+            return ops.einsum("de,bke->bkd", self.w, keys)
+        return keys
+
+    def scores(self, query, keys, projected_keys=None):
+        """The raw scores e, (batch, T_out, T_in)."""
+        projected = self.project_keys(keys) if projected_keys is None else projected_keys
+        if self.score in ("dot", "general"):
+            return ops.einsum("bqd,bkd->bqk", query, projected)
         # additive / concat: v · tanh(W1 h_i + W2 s_t), broadcast over (T_out, T_in)
-        hidden = ops.expand_dims(ops.matmul(keys, self.w_keys), 1) + ops.expand_dims(ops.matmul(query, self.w_query), 2)
+        hidden = ops.expand_dims(projected, 1) + ops.expand_dims(ops.matmul(query, self.w_query), 2)
         return ops.einsum("bqku,u->bqk", ops.tanh(hidden), self.v)
 
-    def call(self, query, keys, mask=None, training=None):
-        scores = self.scores(query, keys)
+    def call(self, query, keys, mask=None, training=None, projected_keys=None):
+        scores = self.scores(query, keys, projected_keys)
         weights = masked_softmax(scores, None if mask is None else ops.expand_dims(mask, 1))
         if self.alignment == "local":
             source_length = ops.cast(ops.shape(keys)[1], weights.dtype) if mask is None else \
@@ -98,6 +110,9 @@ class Seq2SeqAttention(layers.Layer):
             weights = weights * ops.exp(-ops.square(positions - centre) / (2.0 * sigma**2))
         if self.alignment == "hard" and not training:
             weights = ops.one_hot(ops.argmax(weights, axis=-1), ops.shape(keys)[1], dtype=weights.dtype)
+        if self.alignment == "straight_through":   # forward: one-hot; backward: the soft weights' gradient
+            one_hot = ops.one_hot(ops.argmax(weights, axis=-1), ops.shape(keys)[1], dtype=weights.dtype)
+            weights = weights + ops.stop_gradient(one_hot - weights)
         return ops.einsum("bqk,bkd->bqd", weights, keys), weights
 
     def compute_mask(self, query, keys, mask=None):
@@ -172,6 +187,7 @@ class AttentionDecoder(layers.Layer):
     def call(self, embedded, encoder_states, initial_state, mask=None, training=None):
         state, feed = initial_state, ops.zeros_like(initial_state)
         outputs, weights = [], []
+        projected = None if self.attention is None else self.attention.project_keys(encoder_states)   # once
         for t in range(embedded.shape[1]):                   # T_out is small and fixed: unrolled
             x = embedded[:, t]
             if self.attention is None:
@@ -180,13 +196,15 @@ class AttentionDecoder(layers.Layer):
                 outputs.append(feed)
                 continue
             if self.query == "previous":                     # Bahdanau: s_{t-1} asks, then the GRU reads c_t
-                context, w = self.attention(state[:, None], encoder_states, mask=mask, training=training)
+                context, w = self.attention(state[:, None], encoder_states, mask=mask, training=training,
+                                            projected_keys=projected)
                 _, (state,) = self.cell(ops.concatenate([x, context[:, 0]], axis=-1), [state], training=training)
             else:                                            # Luong: the GRU steps, then s_t asks
                 if self.input_feeding:
                     x = ops.concatenate([x, feed], axis=-1)
                 _, (state,) = self.cell(x, [state], training=training)
-                context, w = self.attention(state[:, None], encoder_states, mask=mask, training=training)
+                context, w = self.attention(state[:, None], encoder_states, mask=mask, training=training,
+                                            projected_keys=projected)
             feed = self.combine(ops.concatenate([state, context[:, 0]], axis=-1))
             outputs.append(feed)
             weights.append(w[:, 0])
