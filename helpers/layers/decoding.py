@@ -11,7 +11,7 @@ from keras import layers, ops
 
 from helpers._checks import check_float, check_int, check_seed
 from helpers.layers._common import PACKAGE, _check_dropout, _check_sequence_shape
-from helpers.layers.multihead import MultiHeadAttention, causal_mask
+from helpers.layers.multihead import MultiHeadAttention, _build_block_sublayers, causal_mask
 from helpers.layers.self_attention import PositionEmbedding, scaled_dot_product_attention
 
 
@@ -181,15 +181,7 @@ class TransformerDecoderBlock(layers.Layer):
         self.attention = CausalSelfAttention(self.num_heads, model_dim // self.num_heads, dropout=self.dropout,
                                              name="attention")
         self.attention.build(input_shape)
-        self.feed_forward = keras.Sequential([layers.Dense(self.ff_dim, activation="gelu"), layers.Dense(model_dim)],
-                                             name="feed_forward")
-        self.feed_forward.build(input_shape)
-        self.norm1 = layers.LayerNormalization(epsilon=1e-6, name="norm1")
-        self.norm2 = layers.LayerNormalization(epsilon=1e-6, name="norm2")
-        self.norm1.build(input_shape)
-        self.norm2.build(input_shape)
-        self.drop1 = layers.Dropout(self.dropout)
-        self.drop2 = layers.Dropout(self.dropout)
+        _build_block_sublayers(self, input_shape, activation="gelu")
 
     def call(self, inputs, return_attention_scores: bool = False, training=None):
         attended, weights = self.attention(self.norm1(inputs), return_attention_scores=True, training=training)

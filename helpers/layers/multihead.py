@@ -297,15 +297,7 @@ class TransformerEncoderBlock(layers.Layer):
         self.attention = MultiHeadAttention(self.num_heads, model_dim // self.num_heads, dropout=self.dropout,
                                             name="attention")
         self.attention.build(input_shape, input_shape)
-        self.feed_forward = keras.Sequential([layers.Dense(self.ff_dim, activation="relu"), layers.Dense(model_dim)],
-                                             name="feed_forward")
-        self.feed_forward.build(input_shape)
-        self.norm1 = layers.LayerNormalization(epsilon=1e-6, name="norm1")
-        self.norm2 = layers.LayerNormalization(epsilon=1e-6, name="norm2")
-        self.norm1.build(input_shape)
-        self.norm2.build(input_shape)
-        self.drop1 = layers.Dropout(self.dropout)
-        self.drop2 = layers.Dropout(self.dropout)
+        _build_block_sublayers(self, input_shape, activation="relu")
 
     def call(self, inputs, mask=None, training=None, return_attention_scores: bool = False):
         def attend(x):                 # padded positions neither ask nor are looked at
@@ -325,3 +317,19 @@ class TransformerEncoderBlock(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "ff_dim": self.ff_dim, "dropout": self.dropout,
                 "norm_first": self.norm_first}
+
+
+def _build_block_sublayers(block, input_shape, activation: str) -> None:
+    """The parts a Transformer block has besides its attention: the feed-forward net (``block.ff_dim`` wide,
+    ``activation``), two LayerNorms and two Dropouts, built for ``input_shape``. Shared by the encoder block
+    here and the decoder block of :mod:`helpers.layers.decoding`."""
+    model_dim = input_shape[-1]
+    block.feed_forward = keras.Sequential([layers.Dense(block.ff_dim, activation=activation), layers.Dense(model_dim)],
+                                          name="feed_forward")
+    block.feed_forward.build(input_shape)
+    block.norm1 = layers.LayerNormalization(epsilon=1e-6, name="norm1")
+    block.norm2 = layers.LayerNormalization(epsilon=1e-6, name="norm2")
+    block.norm1.build(input_shape)
+    block.norm2.build(input_shape)
+    block.drop1 = layers.Dropout(block.dropout)
+    block.drop2 = layers.Dropout(block.dropout)
