@@ -42,6 +42,9 @@ import nbformat
 from helpers import paths, report
 
 HASH_KEY = "course"
+# Every rendered notebook carries this kernelspec (ipykernel's own), so JupyterLab opens each one clean
+# instead of rewriting its metadata and marking it unsaved.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
 def notebooks(only: list[str] | None = None) -> list[Path]:
@@ -97,8 +100,9 @@ def default_parameters(path: Path) -> dict:
 
 
 def _clean(notebook: nbformat.NotebookNode) -> None:
-    """Drop papermill's bookkeeping so rendered notebooks diff cleanly."""
+    """Drop papermill's bookkeeping so rendered notebooks diff cleanly; one kernelspec for all."""
     notebook.metadata.pop("papermill", None)
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
     for cell in notebook.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)

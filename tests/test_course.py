@@ -39,6 +39,19 @@ def test_notebook_follows_the_template(path):
         assert forbidden not in code, forbidden
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_has_the_course_kernelspec(path):
+    """One kernelspec for every notebook: JupyterLab then opens each one without rewriting it (unsaved)."""
+    assert nbformat.read(path, as_version=4).metadata.get("kernelspec") == course.KERNELSPEC
+
+
+def test_render_cleaning_writes_the_course_kernelspec():
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"display_name": "Python 3", "name": "python3",
+                                                                 "language": "python"}, "papermill": {}})
+    course._clean(notebook)
+    assert notebook.metadata["kernelspec"] == course.KERNELSPEC and "papermill" not in notebook.metadata
+
+
 def test_code_hash_tracks_code_not_outputs():
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     before = course.code_hash(notebook)
