@@ -8,6 +8,7 @@ Usage (from anywhere, inside the course's virtual environment)::
     python -m helpers.course render              # rewrite committed notebooks with outputs
     python -m helpers.course check               # rendered outputs match the code?
     python -m helpers.course sweep --seeds 0 1 2 3 4 [--only 05] [-p EPOCHS 3]
+    python -m helpers.course site                # the course site in build/site/ (helpers.site)
 
 ``run`` executes each notebook with papermill in a fresh kernel, writes the executed
 copies to ``build/executed/``, each notebook's metrics to ``build/results/`` and a
@@ -361,8 +362,20 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("-p", "--param", nargs=2, action="append", default=[],
                              metavar=("NAME", "VALUE"),
                              help="override a parameter (Python literal), repeatable")
+    site_parser = commands.add_parser("site", help="build the course site (HTML) into build/site/")
+    site_parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                             help="write the site here (default: build/site/)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "site":
+            from helpers import site
+
+            try:
+                site.build(args.out)
+            except RuntimeError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 1
+            return 0
         if args.command == "check":
             problems = check(args.only)
             print("\n".join(problems) if problems else "all notebooks rendered and error-free")
