@@ -1,11 +1,12 @@
 """Shared helpers for the *Attention, hands-on* course.
 
 Import ``helpers`` before ``keras`` or ``tensorflow`` in a notebook: the one thing
-this package does on import is to set two environment defaults that keep
+this package does on import is to set three environment defaults. Two keep
 TensorFlow's C++ start-up messages out of the notebook outputs
-(``TF_CPP_MIN_LOG_LEVEL=3``) and make CPU kernels bit-for-bit repeatable
-(``TF_ENABLE_ONEDNN_OPTS=0``). Both use ``os.environ.setdefault``, so a value you set
-yourself wins. Nothing else happens on import: no seeding, no plotting style.
+(``TF_CPP_MIN_LOG_LEVEL=3``) and make its CPU kernels bit-for-bit repeatable
+(``TF_ENABLE_ONEDNN_OPTS=0``); the third picks the Keras backend, TensorFlow unless
+``KERAS_BACKEND`` says ``jax`` or ``torch``. All use ``os.environ.setdefault``, so a value
+you set yourself wins. Nothing else happens on import: no seeding, no plotting style.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from helpers import data, layers, paths, plotting, report, show  # noqa: E402
-from helpers._seed import set_seed  # noqa: E402
+from helpers._seed import DETERMINISM, backend, set_seed  # noqa: E402
 
-__all__ = ["data", "layers", "paths", "plotting", "report", "set_seed", "show"]
+__all__ = ["DETERMINISM", "backend", "data", "layers", "paths", "plotting", "report", "set_seed", "show"]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Seeding: one call fixes every random number the course draws."""
+"""Seeding: one call fixes every random number the course draws, on whichever Keras backend runs."""
 
 from __future__ import annotations
 
@@ -8,12 +8,30 @@ import numpy as np
 
 from helpers._checks import check_int
 
+#: What ``set_seed`` guarantees on each backend (CPU), in one sentence each.
+DETERMINISM = {
+    "tensorflow": "bit-for-bit repeatable on one machine: op determinism is switched on "
+                  "(tf.config.experimental.enable_op_determinism) and oneDNN's reordering is off",
+    "jax": "bit-for-bit repeatable on one machine: JAX's CPU ops are deterministic and Keras draws its "
+           "random numbers from the seeded global generator",
+    "torch": "repeatable on one machine: torch.manual_seed and torch.use_deterministic_algorithms(True) "
+             "(warn_only, so an op without a deterministic version warns instead of failing)",
+}
+
+
+def backend() -> str:
+    """The Keras backend in use: ``"tensorflow"``, ``"jax"`` or ``"torch"``."""
+    import keras
+
+    return keras.backend.backend()
+
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and Keras, and make TensorFlow ops deterministic.
+    """Seed Python, NumPy, Keras and the backend in use, and make the backend as deterministic as it allows.
 
     Introduced in notebooks/01_weighted_sum_intuition.ipynb; every notebook calls it
-    once, right after its parameters.
+    once, right after its parameters. What it guarantees on each backend is in
+    ``helpers.DETERMINISM``.
 
     Parameters
     ----------
@@ -27,9 +45,17 @@ def set_seed(seed: int) -> None:
     """
     seed = check_int("seed", seed, 0, 2**32 - 1)
     import keras
-    import tensorflow as tf
 
     random.seed(seed)
     np.random.seed(seed)
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(seed)          # Python, NumPy, the backend's generator and Keras' global seed
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif name == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)

@@ -160,15 +160,21 @@ def _format_metric(value) -> str:
     return str(value)
 
 
+def _results(stem: str, folder: Path) -> tuple[dict, str]:
+    """A notebook's recorded metrics and the Keras backend that ran it (the environment's, if unrecorded)."""
+    metrics, backend = report.split_backend(report.load(stem, folder))
+    return metrics, backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
 def summary_table(rows: list[dict]) -> str:
-    """Markdown table: notebook, wall seconds, status, headline metrics."""
-    lines = ["| notebook | seconds | status | headline metrics |", "|---|---:|---|---|"]
+    """Markdown table: notebook, Keras backend, wall seconds, status, headline metrics."""
+    lines = ["| notebook | backend | seconds | status | headline metrics |", "|---|---|---:|---|---|"]
     for row in rows:
         metrics = "; ".join(f"{k} = {_format_metric(v)}" for k, v in row["metrics"].items())
-        lines.append(f"| {row['notebook']} | {row['seconds']:.1f} | {row['status']} | "
-                     f"{metrics or '—'} |")
+        lines.append(f"| {row['notebook']} | {row.get('backend', '?')} | {row['seconds']:.1f} | "
+                     f"{row['status']} | {metrics or '—'} |")
     total = sum(row["seconds"] for row in rows)
-    lines.append(f"| **total** | {total:.1f} | | |")
+    lines.append(f"| **total** | | {total:.1f} | | |")
     return "\n".join(lines)
 
 
@@ -195,8 +201,9 @@ def run(only: list[str] | None = None, parameters: dict | None = None,
             _clean(executed)
             executed.metadata[HASH_KEY] = {"code_sha256": code_hash(executed)}
             nbformat.write(executed, source)
-        rows.append({"notebook": source.stem, "seconds": round(seconds, 1), "status": status,
-                     "failure": failure, "metrics": report.load(source.stem, results)})
+        metrics, backend = _results(source.stem, results)
+        rows.append({"notebook": source.stem, "backend": backend, "seconds": round(seconds, 1),
+                     "status": status, "failure": failure, "metrics": metrics})
     table = summary_table(rows)
     (build_dir / "summary.md").write_text(table + "\n", encoding="utf-8")
     (build_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
@@ -306,13 +313,16 @@ def sweep(seeds: list[int], only: list[str] | None = None, parameters: dict | No
             status = "ok" if failure is None else "FAILED"
             print(f"    {status} in {seconds:.1f} s" + (f" — {failure}" if failure else ""),
                   flush=True)
-            runs.append({"notebook": source.stem, "seed": seed, "seconds": round(seconds, 1),
-                         "status": status, "failure": failure,
-                         "metrics": report.load(source.stem, results)})
+            metrics, backend = _results(source.stem, results)
+            runs.append({"notebook": source.stem, "seed": seed, "backend": backend,
+                         "seconds": round(seconds, 1), "status": status, "failure": failure,
+                         "metrics": metrics})
     runs.sort(key=lambda run: run["notebook"])          # stable: seeds stay in order
     summary = sweep_summary(runs)
+    backends = sorted({run.get("backend", "?") for run in runs})
     header = (f"Seed sweep: seeds {' '.join(map(str, seeds))}"
-              + (f"; overrides {parameters}" if parameters else "; learner defaults") + "\n\n")
+              + (f"; overrides {parameters}" if parameters else "; learner defaults")
+              + f"; Keras backend {', '.join(backends)}\n\n")
     table = header + sweep_table(summary)
     build_dir.mkdir(parents=True, exist_ok=True)
     (build_dir / "sweep.md").write_text(table + "\n", encoding="utf-8")

@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from helpers import paths
+from helpers._seed import backend
 
+#: The key under which ``record`` stores the Keras backend that ran the notebook.
+BACKEND_KEY = "keras_backend"
 _STEM = re.compile(r"^\d\d_[a-z0-9_]+$")
 
 
@@ -50,7 +53,8 @@ def record(notebook: str, metrics: Mapping) -> Path:
     notebook : str
         The notebook's stem, e.g. ``"01_weighted_sum_intuition"``.
     metrics : mapping of str -> number, str, bool, list or dict
-        The headline metrics under the keys the notebook's issue names.
+        The headline metrics under the keys the notebook's issue names. The Keras
+        backend in use is added under ``"keras_backend"``.
 
     Returns
     -------
@@ -63,11 +67,18 @@ def record(notebook: str, metrics: Mapping) -> Path:
     if not isinstance(metrics, Mapping) or not metrics:
         raise ValueError(f"metrics must be a non-empty mapping of name -> value, got {metrics!r}")
     payload = {str(key): _plain(value, str(key)) for key, value in metrics.items()}
+    payload.setdefault(BACKEND_KEY, backend())      # which Keras backend produced these numbers
     folder = paths.results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{notebook}.json"
     target.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return target
+
+
+def split_backend(metrics: Mapping) -> tuple[dict, str | None]:
+    """``(metrics without the backend entry, the backend that recorded them or None)``."""
+    rest = dict(metrics)
+    return rest, rest.pop(BACKEND_KEY, None)
 
 
 def load(notebook: str, folder: str | Path | None = None) -> dict:

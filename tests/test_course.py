@@ -80,10 +80,10 @@ def test_only_rejects_unknown_notebooks():
 
 
 def test_summary_table_lists_notebooks_seconds_and_metrics():
-    table = course.summary_table([{"notebook": "01_x", "seconds": 12.34, "status": "ok",
+    table = course.summary_table([{"notebook": "01_x", "backend": "jax", "seconds": 12.34, "status": "ok",
                                    "metrics": {"acc": 0.99512, "n": 3}}])
-    assert "| 01_x | 12.3 | ok | acc = 0.9951; n = 3 |" in table
-    assert "| **total** | 12.3 |" in table
+    assert "| 01_x | jax | 12.3 | ok | acc = 0.9951; n = 3 |" in table
+    assert "| **total** | | 12.3 |" in table
 
 
 def test_show_source_rejects_non_code():

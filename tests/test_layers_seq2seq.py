@@ -76,6 +76,8 @@ def test_attention_decoder_without_attention_round_trip_and_bad_input(tmp_path):
         AttentionDecoder(8)(embedded, states, initial[:, :5])
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="reads the gradient with tf.GradientTape; the forward check runs on every backend below")
 def test_straight_through_alignment_is_one_hot_with_soft_gradients():
     import tensorflow as tf
     rng = np.random.default_rng(3)
@@ -90,3 +92,12 @@ def test_straight_through_alignment_is_one_hot_with_soft_gradients():
     assert set(np.unique(weights)) <= {0.0, 1.0} and np.all(weights.sum(-1) == 1)
     grad = tape.gradient(loss, layer.w)
     assert grad is not None and np.abs(grad.numpy()).max() > 0, "the scores get a gradient through the soft weights"
+
+
+def test_straight_through_alignment_is_one_hot_on_every_backend():
+    rng = np.random.default_rng(3)
+    query = rng.standard_normal((2, 3, 4)).astype("float32")
+    keys = rng.standard_normal((2, 5, 4)).astype("float32")
+    _, weights = Seq2SeqAttention("general", alignment="straight_through")(query, keys, training=True)
+    weights = keras.ops.convert_to_numpy(weights)
+    assert set(np.unique(weights)) <= {0.0, 1.0} and np.all(weights.sum(-1) == 1)

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+import helpers
 from helpers import paths, report
 
 
@@ -14,8 +15,10 @@ def test_record_writes_json_to_results_dir(tmp_path, monkeypatch):
     assert target == tmp_path / "01_weighted_sum_intuition.json"
     loaded = json.loads(target.read_text())
     assert loaded == {"test_accuracy": pytest.approx(0.995), "n": 3, "ok": True,
-                      "table": {"a": [1.5, 2]}, "name": "x", "vec": [0, 1]}
+                      "table": {"a": [1.5, 2]}, "name": "x", "vec": [0, 1], "keras_backend": helpers.backend()}
     assert report.load("01_weighted_sum_intuition") == loaded
+    assert report.split_backend(loaded) == ({k: v for k, v in loaded.items() if k != "keras_backend"},
+                                            helpers.backend())
     assert report.load("02_missing") == {}
 
 

@@ -9,7 +9,7 @@ def _draw():
 
     layer = keras.layers.Dense(4)
     layer.build((None, 3))
-    return np.random.rand(3), layer.get_weights()[0], keras.random.normal((2,)).numpy()
+    return np.random.rand(3), layer.get_weights()[0], keras.ops.convert_to_numpy(keras.random.normal((2,)))
 
 
 def test_set_seed_repeats_numpy_and_keras():

@@ -46,3 +46,23 @@ def _check_sequence_shape(owner: str, input_shape, layout: str = "(batch, T, fea
     """Inputs of rank 3 whose last size is known; otherwise a ValueError naming ``owner``."""
     if len(input_shape) != 3 or input_shape[-1] is None:
         raise ValueError(f"{owner} needs inputs of shape {layout} with features known, got {tuple(input_shape)}")
+
+
+def copy_projections(layer, keras_layer, settings: str) -> None:
+    """Copy the query/key/value/output Dense weights of a built Keras attention layer into ``layer``.
+
+    Values are copied (as NumPy arrays), never shared: on JAX an ``assign`` of one variable to another can
+    alias the buffer, and a training step that donates both then fails. ``settings`` names the constructor
+    arguments that must agree, for the error message.
+    """
+    sources = [keras_layer._query_dense, keras_layer._key_dense, keras_layer._value_dense,
+               keras_layer._output_dense]
+    targets = [(layer.query_kernel, layer.query_bias), (layer.key_kernel, layer.key_bias),
+               (layer.value_kernel, layer.value_bias), (layer.output_kernel, layer.output_bias)]
+    for dense, (kernel, bias) in zip(sources, targets):
+        if tuple(dense.kernel.shape) != tuple(kernel.shape) or (bias is None) != (dense.bias is None):
+            raise ValueError(f"weight shapes differ: Keras {dense.name} kernel {tuple(dense.kernel.shape)}, "
+                             f"ours {tuple(kernel.shape)}; build both with the same {settings} and input sizes")
+        kernel.assign(ops.convert_to_numpy(dense.kernel))
+        if bias is not None:
+            bias.assign(ops.convert_to_numpy(dense.bias))

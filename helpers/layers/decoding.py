@@ -294,7 +294,8 @@ class DecoderOnlyTransformer(keras.Model):
         batch, length = ops.shape(ids)
         cache.check_step(batch, length)
         start = cache.length
-        positions = ops.slice(self.position_embedding.embeddings, (start, 0), (length, self.model_dim))
+        table = ops.convert_to_tensor(self.position_embedding.embeddings)     # a tensor, not the variable (JAX)
+        positions = ops.slice(table, (start, 0), (length, self.model_dim))
         x = self.token_embedding(ids) + ops.cast(positions, self.compute_dtype)[None]
         for i, block in enumerate(self.blocks):
             x, cache.keys[i], cache.values[i] = block.call_cached(x, cache.keys[i], cache.values[i], start)

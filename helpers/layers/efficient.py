@@ -11,7 +11,7 @@ import numpy as np
 from keras import layers, ops
 
 from helpers._checks import check_float, check_int
-from helpers.layers._common import PACKAGE
+from helpers.layers._common import PACKAGE, copy_projections
 from helpers.layers.multihead import MultiHeadAttention, causal_mask
 from helpers.layers.self_attention import scaled_dot_product_attention
 
@@ -103,21 +103,25 @@ def apply_rope(x, positions=None, base: float = 10000.0):
     -------
     Same shape and dtype as ``x``.
     """
+    x = ops.convert_to_tensor(x)
     depth = x.shape[-1]
     if depth is None or depth % 2:
         raise ValueError(f"apply_rope needs an even, known last dimension, got shape {tuple(x.shape)}")
-    if positions is None and x.shape[-2] is not None:
+    if positions is None and isinstance(x.shape[-2], int):      # a known length (not None, not symbolic)
         positions = np.arange(x.shape[-2])
     if positions is None or not isinstance(positions, (np.ndarray, list, tuple, range)):
         # positions only known when the graph runs: angles in float32
         positions = ops.arange(ops.shape(x)[-2]) if positions is None else positions
         angles = ops.expand_dims(ops.cast(positions, "float32"), -1) * rope_frequencies(depth, base)
+        cos_half, sin_half = ops.cos(angles), ops.sin(angles)
     else:
-        # positions known now: angles in float64, so that p · θ keeps its precision at large p
+        # positions known now: angles and their cos/sin in float64 with NumPy, so that p · θ keeps its
+        # precision at large p on every backend (JAX would round a float64 array to float32 first)
         frequencies = 1.0 / base ** (np.arange(0, depth, 2) / depth)
         angles = np.asarray(positions, dtype="float64")[:, None] * frequencies            # (T, d/2)
-    cos = ops.cast(ops.concatenate([ops.cos(angles)] * 2, axis=-1), x.dtype)            # (T, d)
-    sin = ops.cast(ops.concatenate([ops.sin(angles)] * 2, axis=-1), x.dtype)
+        cos_half, sin_half = np.cos(angles), np.sin(angles)
+    cos = ops.cast(ops.concatenate([cos_half] * 2, axis=-1), x.dtype)                   # (T, d)
+    sin = ops.cast(ops.concatenate([sin_half] * 2, axis=-1), x.dtype)
     first, second = x[..., : depth // 2], x[..., depth // 2:]
     rotated_half = ops.concatenate([-second, first], axis=-1)                           # (-x2, x1)
     return x * cos + rotated_half * sin
@@ -241,18 +245,7 @@ class GroupedQueryAttention(layers.Layer):
             raise ValueError(f"load_keras_weights needs a built keras.layers.GroupQueryAttention, got {keras_layer!r}")
         if keras_layer.use_gate:
             raise ValueError("the Keras layer uses use_gate=True, which this layer does not have")
-        sources = [keras_layer._query_dense, keras_layer._key_dense, keras_layer._value_dense,
-                   keras_layer._output_dense]
-        targets = [(self.query_kernel, self.query_bias), (self.key_kernel, self.key_bias),
-                   (self.value_kernel, self.value_bias), (self.output_kernel, self.output_bias)]
-        for dense, (kernel, bias) in zip(sources, targets):
-            if tuple(dense.kernel.shape) != tuple(kernel.shape) or (bias is None) != (dense.bias is None):
-                raise ValueError(f"weight shapes differ: Keras {dense.name} kernel {tuple(dense.kernel.shape)}, "
-                                 f"ours {tuple(kernel.shape)}; build both with the same head_dim, num_query_heads, "
-                                 "num_key_value_heads, use_bias and input sizes")
-            kernel.assign(dense.kernel)
-            if bias is not None:
-                bias.assign(dense.bias)
+        copy_projections(self, keras_layer, "head_dim, num_query_heads, num_key_value_heads, use_bias")
 
     def get_config(self):
         return {**super().get_config(), "head_dim": self.head_dim, "num_query_heads": self.num_query_heads,
@@ -278,6 +271,7 @@ def online_softmax(scores, block_size: int = 64):
     probabilities (same shape as ``scores``), and the final running max and sum, each (..., 1).
     """
     block_size = _check_block_size(block_size)
+    scores = ops.convert_to_tensor(scores)          # NumPy in, a backend tensor out (NumPy - torch tensor fails)
     length = scores.shape[-1]
     running_max, running_sum = None, None
     for start in range(0, length, block_size):
@@ -335,6 +329,7 @@ def tiled_attention(query, key, value, block_size: int = 64, causal: bool = Fals
     block_size = _check_block_size(block_size)
     if not isinstance(causal, bool):
         raise ValueError(f"causal must be True or False, got {causal!r}")
+    query, key, value = (ops.convert_to_tensor(x) for x in (query, key, value))
     t_query, t_key = query.shape[-2], key.shape[-2]
     if t_query is None or t_key is None:
         raise ValueError(f"tiled_attention needs known lengths, got query {tuple(query.shape)}, key "

@@ -9,7 +9,7 @@ from keras import layers, ops
 
 from helpers._checks import check_int
 from helpers.layers.self_attention import scaled_dot_product_attention
-from helpers.layers._common import PACKAGE, _check_dropout
+from helpers.layers._common import PACKAGE, _check_dropout, copy_projections
 
 
 def split_heads(x, num_heads: int):
@@ -204,18 +204,7 @@ class MultiHeadAttention(layers.Layer):
         """Copy the weights of a built ``keras.layers.MultiHeadAttention`` with the same settings."""
         if not isinstance(keras_layer, keras.layers.MultiHeadAttention) or not keras_layer.built:
             raise ValueError(f"load_keras_weights needs a built keras.layers.MultiHeadAttention, got {keras_layer!r}")
-        sources = [keras_layer._query_dense, keras_layer._key_dense, keras_layer._value_dense,
-                   keras_layer._output_dense]
-        targets = [(self.query_kernel, self.query_bias), (self.key_kernel, self.key_bias),
-                   (self.value_kernel, self.value_bias), (self.output_kernel, self.output_bias)]
-        for dense, (kernel, bias) in zip(sources, targets):
-            if tuple(dense.kernel.shape) != tuple(kernel.shape) or (bias is None) != (dense.bias is None):
-                raise ValueError(f"weight shapes differ: Keras {dense.name} kernel {tuple(dense.kernel.shape)}, "
-                                 f"ours {tuple(kernel.shape)}; build both with the same num_heads, key_dim, "
-                                 "value_dim, use_bias, output_shape and input sizes")
-            kernel.assign(dense.kernel)
-            if bias is not None:
-                bias.assign(dense.bias)
+        copy_projections(self, keras_layer, "num_heads, key_dim, value_dim, use_bias, output_shape")
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
