@@ -26,6 +26,17 @@ def backend() -> str:
     return keras.backend.backend()
 
 
+def steps_per_execution(steps: int = 16) -> int:
+    """``steps`` batches per call into the backend for ``compile``, or 1 on PyTorch.
+
+    Introduced in notebooks/02_timestep_attention.ipynb. Running several batches per call
+    gives the same updates with less overhead per batch on TensorFlow and JAX; Keras 3's
+    PyTorch trainer runs one batch per call and refuses any other value.
+    """
+    steps = check_int("steps", steps, 1)
+    return 1 if backend() == "torch" else steps
+
+
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy, Keras and the backend in use, and make the backend as deterministic as it allows.
 

@@ -214,3 +214,12 @@ def test_encoder_block_norm_placement(norm_first, tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
     with pytest.raises(ValueError, match="norm_first must be True or False, got 1"):
         TransformerEncoderBlock(2, 16, norm_first=1)
+
+
+def test_scaled_embedding_stays_dense_in_an_encoder_block():
+    """Keras marks KerasTensor * scalar as sparse (notebook 06 scales its embedding with Rescaling instead)."""
+    tokens = keras.Input((5,), dtype="int32")
+    scaled = keras.layers.Rescaling(2.0)(keras.layers.Embedding(10, 8)(tokens))
+    assert not scaled.sparse
+    hidden = TransformerEncoderBlock(2, 16)(scaled)
+    assert tuple(hidden.shape) == (None, 5, 8)

@@ -149,6 +149,16 @@ def test_position_embedding_adds_the_first_t_rows_and_round_trips(tmp_path):
     np.testing.assert_allclose(loaded.predict(probe, verbose=0), model.predict(probe, verbose=0), atol=1e-6)
 
 
+def test_position_embedding_takes_any_length_in_a_functional_model():
+    """Input((None,)): the symbolic length is unknown while the model is built (JAX cannot slice by it)."""
+    tokens = keras.Input((None,), dtype="int32")
+    hidden = PositionEmbedding(8)(keras.layers.Embedding(10, 4)(tokens))
+    model = keras.Model(tokens, keras.layers.Dense(2)(hidden))
+    assert tuple(model.output.shape) == (None, None, 2)
+    for length in (3, 8):
+        assert keras.ops.convert_to_numpy(model(np.zeros((2, length), "int32"))).shape == (2, length, 2)
+
+
 @pytest.mark.parametrize("kwargs, shape, match", [
     ({"max_length": 0}, (1, 2, 3), "max_length must be"),
     ({"max_length": 4}, (1, 5, 3), "at most 4"),

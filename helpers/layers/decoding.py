@@ -128,12 +128,21 @@ class CausalSelfAttention(MultiHeadAttention):
         at = (0, 0, start, 0)
         keys = ops.slice_update(keys, at, self._project(inputs, self.key_kernel, self.key_bias))
         values = ops.slice_update(values, at, self._project(inputs, self.value_kernel, self.value_bias))
-        seen = start + length          # attend over the filled part only: the cost grows with the context
-        mask = causal_mask(seen, seen)[:, start:, :]          # new query i sits at position start + i
+        seen = start + length
+        if keras.backend.backend() == "jax":
+            # JAX compiles each operation for the shapes it meets, so a slice that grows by one position per step
+            # would be compiled anew at every step. Attend over the whole buffer instead, the unfilled positions
+            # masked out (they get weight exactly 0): the same outputs, fixed shapes, compiled once.
+            attended_keys, attended_values = keys, values
+            mask = ops.arange(ops.shape(keys)[2])[None, :] <= (start + ops.arange(length))[:, None]
+            mask = mask[None]
+        else:
+            # attend over the filled part only: the cost grows with the context
+            attended_keys, attended_values = keys[:, :, :seen], values[:, :, :seen]
+            mask = causal_mask(seen, seen)[:, start:, :]          # new query i sits at position start + i
         with warnings.catch_warnings():       # one key (a one-token prompt): Keras warns that softmax gives 1
             warnings.filterwarnings("ignore", message="You are using a softmax over axis -1")
-            heads, _ = scaled_dot_product_attention(q, keys[:, :, :seen], values[:, :, :seen],
-                                                    mask=ops.expand_dims(mask, 1),
+            heads, _ = scaled_dot_product_attention(q, attended_keys, attended_values, mask=ops.expand_dims(mask, 1),
                                                     scale=1.0 / float(self.key_dim) ** 0.5)
         outputs = ops.einsum("bhtd,hdo->bto", heads, self.output_kernel)
         if self.output_bias is not None:

@@ -179,6 +179,9 @@ class PositionEmbedding(layers.Layer):
         length = ops.shape(inputs)[1]
         return inputs + ops.cast(self.embeddings[:length], inputs.dtype)[None]
 
+    def compute_output_shape(self, input_shape):
+        return input_shape          # so Keras need not trace call() on a symbolic length (JAX cannot slice by one)
+
     def compute_mask(self, inputs, mask=None):
         return mask
 
