@@ -192,5 +192,5 @@ def test_minus_1e9_is_minus_infinity_in_float16():
     """The failure the dtype-aware value avoids (what masked_softmax used to write)."""
     with np.errstate(over="ignore"):                # the overflow is the point: no RuntimeWarning in the log
         assert np.isneginf(np.float16(-1e9))
-    scores = keras.ops.full((1, 3), -1e9, dtype="float16")
+        scores = keras.ops.full((1, 3), -1e9, dtype="float16")
     assert np.isnan(keras.ops.convert_to_numpy(keras.ops.softmax(scores, axis=-1))).all()
