@@ -18,8 +18,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from helpers import data, layers, paths, plotting, report, show  # noqa: E402
-from helpers._seed import DETERMINISM, backend, set_seed, steps_per_execution  # noqa: E402
+from helpers._seed import DETERMINISM, backend, one_cpu_thread, set_seed, steps_per_execution  # noqa: E402
 
-__all__ = ["DETERMINISM", "backend", "data", "layers", "paths", "plotting", "report", "set_seed", "show",
-           "steps_per_execution"]
+__all__ = ["DETERMINISM", "backend", "data", "layers", "one_cpu_thread", "paths", "plotting", "report", "set_seed",
+           "show", "steps_per_execution"]
 __version__ = "0.1.0"

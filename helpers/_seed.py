@@ -1,8 +1,10 @@
-"""Seeding: one call fixes every random number the course draws, on whichever Keras backend runs."""
+"""Seeding, and the few per-backend settings the course needs: one call fixes every random number it draws."""
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -35,6 +37,28 @@ def steps_per_execution(steps: int = 16) -> int:
     """
     steps = check_int("steps", steps, 1)
     return 1 if backend() == "torch" else steps
+
+
+@contextlib.contextmanager
+def one_cpu_thread() -> Iterator[None]:
+    """Run the ``with`` block on one CPU thread on PyTorch; change nothing on TensorFlow and JAX.
+
+    Introduced in notebooks/08_causal_decoding.ipynb, which measures CPU time per token.
+    Between operations PyTorch's idle worker threads keep spinning, and the process's CPU
+    time counts that (1x to 2x the wall time of a step, changing from one call to the
+    next). The thread count in use before the block is restored after it, also on error.
+    """
+    if backend() != "torch":
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def set_seed(seed: int) -> None:

@@ -58,3 +58,18 @@ def test_steps_per_execution_is_one_on_torch_only():
     assert helpers.steps_per_execution(16) == expected
     with pytest.raises(ValueError, match="steps"):
         helpers.steps_per_execution(0)
+
+
+def test_one_cpu_thread_on_torch_only_and_restores_the_count():
+    if helpers.backend() != "torch":
+        with helpers.one_cpu_thread():
+            pass                                      # a no-op elsewhere
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="inside"):
+        with helpers.one_cpu_thread():
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
