@@ -17,9 +17,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from helpers import data, layers, paths, plotting, report, show  # noqa: E402
+from helpers import claims, data, layers, paths, plotting, report, show  # noqa: E402
+from helpers.claims import claim  # noqa: E402
 from helpers._seed import DETERMINISM, backend, one_cpu_thread, set_seed, steps_per_execution  # noqa: E402
 
-__all__ = ["DETERMINISM", "backend", "data", "layers", "one_cpu_thread", "paths", "plotting", "report", "set_seed",
-           "show", "steps_per_execution"]
+__all__ = ["DETERMINISM", "backend", "claim", "claims", "data", "layers", "one_cpu_thread", "paths", "plotting",
+           "report", "set_seed", "show", "steps_per_execution"]
 __version__ = "0.1.0"

@@ -7,7 +7,8 @@ Usage (from anywhere, inside the course's virtual environment)::
     python -m helpers.course run --only 02 -p N_TRAIN 30000   # a parameter override
     python -m helpers.course render              # rewrite committed notebooks with outputs
     python -m helpers.course check               # rendered outputs match the code?
-    python -m helpers.course sweep --seeds 0 1 2 3 4 [--only 05] [-p EPOCHS 3]
+    python -m helpers.course sweep --seeds 0-9 [--only 05] [-p EPOCHS 3] [--calibrate]
+    python -m helpers.course table --sweep build/sweep.json   # README tables + notebooks/sweep-summary.json
     python -m helpers.course site                # the course site in build/site/ (helpers.site)
 
 ``run`` executes each notebook with papermill in a fresh kernel, writes the executed
@@ -17,20 +18,35 @@ summary table (notebook, wall seconds, headline metrics) to ``build/summary.md``
 
 ``sweep`` runs every chosen notebook once per seed (``SEED`` set like ``-p SEED k``),
 each in a fresh kernel, and writes ``build/sweep.md`` and ``build/sweep.json``: per
-notebook, pass or fail per seed (with the failing assert's message), the wall seconds
-and, for every numeric headline metric, its min / median / max over the seeds. It exits
-1 if any run fails. This is how the course's assert margins are chosen.
+notebook, pass or fail per seed (with the failing assert's message), the wall seconds,
+for every numeric headline metric its min / median / max over the seeds, and for every
+claim (``helpers.claim``) its threshold, its spread and its margin, flagged when the worst
+seed lies less than one spread from the threshold. It exits 1 if any run fails. This is how
+the course's claims are calibrated (seeds 0-9) and then tested (held-out seeds 10-14).
+
+``table`` turns sweeps into ``notebooks/sweep-summary.json`` (kept in the repo: the claims'
+calibrated ranges, which the notebooks print) and the README's tables (``helpers.readme``).
+
+``-p NAME VALUE`` (``run`` and ``sweep``) overrides a name of the notebook's ``parameters``
+cell; a name that is not there, in any chosen notebook, fails before anything runs. The
+value is a Python literal: ``-p EPOCHS 3``, ``-p FLAG False``, ``-p READOUT "'attention_pool'"``
+(a string needs its quotes inside the shell's).
 
 ``render`` does the same at the learner defaults (no overrides allowed), then writes
-the outputs back into ``notebooks/`` with a hash of the code cells stamped in the
-notebook metadata, so the tests can tell when code changed after rendering.
+the outputs back into ``notebooks/`` stamped, in the notebook metadata, with a hash of its
+code cells and one of the ``helpers`` package's source, so that ``check`` and the tests
+can tell when either changed after rendering (``helpers.notebooks``).
+
+Notebooks run in a kernel of the interpreter that runs this module (``sys.executable``),
+whatever ``python3`` kernelspec Jupyter would otherwise find.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
+import difflib
+import functools
 import json
 import os
 import re
@@ -40,48 +56,29 @@ from pathlib import Path
 
 import nbformat
 
-from helpers import paths, report
+from helpers import calibration, paths, report
+# Re-exported (course.notebooks, course.check, ...): they live in helpers.notebooks, which helpers.site imports too.
+from helpers.notebooks import (HASH_KEY, check, code_hash, error_outputs, helpers_hash, notebooks,  # noqa: F401
+                               render_command, stale, stamp)
 
-HASH_KEY = "course"
 # Every rendered notebook carries this kernelspec (ipykernel's own), so JupyterLab opens each one clean
 # instead of rewriting its metadata and marking it unsaved.
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
-def notebooks(only: list[str] | None = None) -> list[Path]:
-    """The course notebooks in order, optionally those whose names start with ``only``."""
-    found = sorted(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
-    if not only:
-        return found
-    chosen = [nb for nb in found if any(nb.stem.startswith(prefix) for prefix in only)]
-    unknown = [p for p in only if not any(nb.stem.startswith(p) for nb in found)]
-    if unknown:
-        raise ValueError(f"--only {unknown} matches no notebook; available: "
-                         f"{[nb.stem for nb in found]}")
-    return chosen
+_NOT_LITERALS = {"true": "True", "false": "False", "none": "None", "null": "None"}
 
 
-def code_hash(notebook: nbformat.NotebookNode) -> str:
-    """sha256 of the notebook's code cells (their sources, in order)."""
-    sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
-    return hashlib.sha256(json.dumps(sources).encode("utf-8")).hexdigest()
-
-
-def error_outputs(notebook: nbformat.NotebookNode) -> list[str]:
-    """Descriptions of every error output in the notebook (empty when there are none)."""
-    found = []
-    for index, cell in enumerate(notebook.cells):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                found.append(f"cell {index}: {output.get('ename')}: {output.get('evalue')}")
-    return found
-
-
-def _parse_value(text: str):
+def parse_value(name: str, text: str):
+    """The value of ``-p NAME TEXT``: a Python literal, or a ValueError that says how to write one."""
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    hint = _NOT_LITERALS.get(text.strip().lower())
+    hint = f"did you mean -p {name} {hint}? " if hint else ""
+    raise ValueError(f"-p {name} {text}: the value is not a Python literal; {hint}a string needs quotes inside "
+                     f"the shell's, e.g. -p {name} \"'{text}'\"")
 
 
 def default_parameters(path: Path) -> dict:
@@ -98,6 +95,95 @@ def default_parameters(path: Path) -> dict:
                     except ValueError:
                         continue
     return found
+
+
+def parameter_names(path: Path) -> list[str]:
+    """Every name that a notebook's ``parameters`` cell assigns, in order (the names ``-p`` may override)."""
+    notebook = nbformat.read(path, as_version=4)
+    names = []
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            for node in ast.parse(cell.source).body:
+                targets = node.targets if isinstance(node, ast.Assign) else \
+                    [node.target] if isinstance(node, ast.AnnAssign) else []
+                names += [target.id for target in targets if isinstance(target, ast.Name)]
+    return list(dict.fromkeys(names))
+
+
+def check_parameters(selected: list[Path], parameters: dict) -> None:
+    """Raise ValueError, before anything runs, if a ``-p`` name is not a parameter of every chosen notebook."""
+    problems = []
+    for path in selected:
+        names = parameter_names(path)
+        unknown = [name for name in parameters if name not in names]
+        if unknown:
+            verb = "is not a parameter" if len(unknown) == 1 else "are not parameters"
+            close = [match for name in unknown for match in difflib.get_close_matches(name, names, n=1)]
+            guess = f" (did you mean {', '.join(close)}?)" if close else ""
+            problems.append(f"{', '.join(unknown)} {verb} of {path.stem}{guess}; its parameters: "
+                            f"{', '.join(names) or '(none)'}")
+    if problems:
+        raise ValueError("unknown -p name: " + "; ".join(problems))
+
+
+def same_parameters(first, second) -> bool:
+    """Whether two parameter values (or dicts of them) are equal as values: 1e-2 == 0.01, a list == a tuple.
+
+    Bools stay apart from numbers (``True`` is not ``1``), and JSON's string keys equal the same keys.
+    """
+    if isinstance(first, bool) or isinstance(second, bool):
+        return type(first) is type(second) and first == second
+    if isinstance(first, dict) and isinstance(second, dict):
+        return first.keys() == second.keys() and all(same_parameters(first[k], second[k]) for k in first)
+    if isinstance(first, (list, tuple)) and isinstance(second, (list, tuple)):
+        return len(first) == len(second) and all(same_parameters(a, b) for a, b in zip(first, second))
+    if isinstance(first, (int, float)) and isinstance(second, (int, float)):
+        return first == second
+    return type(first) is type(second) and first == second
+
+
+def kernel_command() -> list[str]:
+    """How the runner starts a notebook's kernel: ipykernel in this very interpreter, never another Python."""
+    return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+@functools.cache
+def kernel_manager_class() -> type:
+    """A kernel manager (for papermill's nbclient) whose every kernel runs :func:`kernel_command`.
+
+    A ``python3`` kernelspec in the user's Jupyter folders (one pointing at another Python, say) is not consulted.
+    """
+    import ipykernel.kernelspec
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from traitlets import default
+
+    class CurrentEnvKernelSpecManager(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            return KernelSpec(argv=kernel_command(), name=KERNELSPEC["name"], language=KERNELSPEC["language"],
+                              display_name=KERNELSPEC["display_name"], resource_dir=ipykernel.kernelspec.RESOURCES)
+
+    class CurrentEnvKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _kernel_spec_manager_default(self) -> KernelSpecManager:
+            return CurrentEnvKernelSpecManager(data_dir=self.data_dir)
+
+    return CurrentEnvKernelManager
+
+
+def _restores_results_env(function):
+    """Decorator: ``$COURSE_RESULTS_DIR`` is as it was (set or unset) after ``function`` returns or raises."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        saved = os.environ.get(paths.RESULTS_ENV)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if saved is None:
+                os.environ.pop(paths.RESULTS_ENV, None)
+            else:
+                os.environ[paths.RESULTS_ENV] = saved
+    return wrapper
 
 
 def _clean(notebook: nbformat.NotebookNode) -> None:
@@ -117,8 +203,8 @@ def _execute(source: Path, target: Path, parameters: dict) -> tuple[float, str |
     start = time.perf_counter()
     try:
         papermill.execute_notebook(str(source), str(target), parameters=parameters,
-                                   kernel_name="python3", progress_bar=False,
-                                   cwd=str(source.parent))
+                                   kernel_name=KERNELSPEC["name"], progress_bar=False,
+                                   cwd=str(source.parent), kernel_manager_class=kernel_manager_class())
         failure = None
     except Exception as error:  # papermill wraps the cell's exception
         failure = failure_message(error)
@@ -178,30 +264,37 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@_restores_results_env
 def run(only: list[str] | None = None, parameters: dict | None = None,
         render: bool = False, build_dir: Path | None = None) -> int:
     """Execute notebooks; with ``render`` write outputs back into ``notebooks/``."""
+    selected = notebooks(only)
+    check_parameters(selected, parameters or {})
     build_dir = Path(build_dir or paths.BUILD_DIR)
     executed_dir = build_dir / "executed"
     results = build_dir / "results"
     executed_dir.mkdir(parents=True, exist_ok=True)
     os.environ[paths.RESULTS_ENV] = str(results.resolve())
-    selected = notebooks(only)
     rows = []
     for index, source in enumerate(selected, 1):
         print(f"[{index}/{len(selected)}] {source.stem} …", flush=True)
         target = executed_dir / source.name
         (results / f"{source.stem}.json").unlink(missing_ok=True)
+        helpers_sha256 = helpers_hash()         # the helpers code this run imports
         seconds, failure = _execute(source, target, parameters or {})
         status = "ok" if failure is None else "FAILED"
         print(f"    {status} in {seconds:.1f} s" + (f" — {failure}" if failure else ""),
               flush=True)
+        metrics, backend = _results(source.stem, results)
         if render and failure is None:
+            from helpers import readme
+
             executed = nbformat.read(target, as_version=4)
             _clean(executed)
-            executed.metadata[HASH_KEY] = {"code_sha256": code_hash(executed)}
+            # the stamp, and the headline metrics this render shows (tests/test_readme.py holds them to the README)
+            executed.metadata[HASH_KEY] = {**stamp(executed, helpers_sha256),
+                                           "metrics": readme.headline(source.stem, metrics)}
             nbformat.write(executed, source)
-        metrics, backend = _results(source.stem, results)
         rows.append({"notebook": source.stem, "backend": backend, "seconds": round(seconds, 1),
                      "status": status, "failure": failure, "metrics": metrics})
     table = summary_table(rows)
@@ -246,6 +339,7 @@ def sweep_summary(runs: list[dict]) -> list[dict]:
             "failures": {str(run["seed"]): run["failure"] for run in mine if run["status"] != "ok"},
             "stats": {key: {"min": min(v), "median": statistics.median(v), "max": max(v), "n": len(v)}
                       for key, v in values.items()},
+            "claims": calibration.claim_stats(mine),
         })
     return summary
 
@@ -263,6 +357,12 @@ def sweep_table(summary: list[dict]) -> str:
         for seed in entry["seeds"]:
             failure = entry["failures"].get(str(seed))
             lines.append(f"- seed {seed}: " + ("pass" if failure is None else f"**FAIL** — {failure}"))
+        if entry.get("claims"):
+            flagged = calibration.flagged(entry["claims"])
+            lines += ["", f"Claims ({len(entry['claims'])}; margin = worst seed to threshold, in units of the seeds' "
+                      f"spread; flagged below {calibration.MIN_MARGIN:g} or when a seed failed): "
+                      + (f"**{len(flagged)} flagged**" if flagged else "none flagged"), "",
+                      calibration.claims_table(entry["claims"])]
         lines += ["", "| metric | min | median | max | seeds |", "|---|---:|---:|---:|---:|"]
         for key, stat in entry["stats"].items():
             lines.append(f"| {key} | {stat['min']:.4g} | {stat['median']:.4g} | {stat['max']:.4g} "
@@ -270,14 +370,31 @@ def sweep_table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@_restores_results_env
 def sweep(seeds: list[int], only: list[str] | None = None, parameters: dict | None = None,
-          build_dir: Path | None = None, merge: bool = False) -> int:
+          build_dir: Path | None = None, merge: bool = False, calibrate: bool = False) -> int:
     """Run the chosen notebooks once per seed; write ``sweep.md`` and ``sweep.json``.
 
+    Every run stores the claims its notebook made (``helpers.claim``), and the tables give each
+    claim's margin over the seeds (``helpers.calibration``). With ``calibrate``, claims are recorded
+    and not asserted (``COURSE_CLAIMS=record`` in the kernels), so every claim of every run is measured
+    even where an early one fails; a run whose claims failed counts as failed all the same.
     With ``merge``, the runs of the notebooks *not* chosen now are kept from the earlier
     ``sweep.json`` (which must have the same seeds and overrides), so a course can be
     swept a few notebooks at a time into one table.
     """
+    from helpers import claims as claims_module
+
+    if calibrate:
+        os.environ[claims_module.MODE_ENV] = "record"
+    try:
+        return _sweep(seeds, only, parameters, build_dir, merge, calibrate)
+    finally:
+        if calibrate:
+            os.environ.pop(claims_module.MODE_ENV, None)
+
+
+def _sweep(seeds, only, parameters, build_dir, merge, calibrate) -> int:
     parameters = dict(parameters or {})
     if "SEED" in parameters:
         raise ValueError("sweep sets SEED itself; choose seeds with --seeds, not -p SEED")
@@ -287,10 +404,11 @@ def sweep(seeds: list[int], only: list[str] | None = None, parameters: dict | No
         raise ValueError(f"seeds must not repeat, got {seeds!r}")
     build_dir = Path(build_dir or paths.BUILD_DIR)
     selected = notebooks(only)
+    check_parameters(selected, parameters)
     runs = []
     if merge and (build_dir / "sweep.json").is_file():
         earlier = json.loads((build_dir / "sweep.json").read_text(encoding="utf-8"))
-        if earlier["seeds"] != seeds or earlier["parameters"] != parameters:
+        if earlier["seeds"] != seeds or not same_parameters(earlier["parameters"], parameters):
             raise ValueError(f"--merge needs the seeds and overrides of the earlier sweep "
                              f"({earlier['seeds']}, {earlier['parameters']}), got ({seeds}, {parameters})")
         chosen = {source.stem for source in selected}
@@ -310,44 +428,58 @@ def sweep(seeds: list[int], only: list[str] | None = None, parameters: dict | No
             if not parameters and default_seed == seed:
                 injected = {}
             seconds, failure = _execute(source, executed_dir / source.name, injected)
+            metrics, backend = _results(source.stem, results)
+            made = report.split_claims(report.load(source.stem, results))
+            failed_claims = [name for name, entry in made.items() if not entry.get("held", True)]
+            if failure is None and failed_claims:           # recorded, not asserted (--calibrate)
+                failure = f"claims failed: {', '.join(failed_claims)}"
             status = "ok" if failure is None else "FAILED"
             print(f"    {status} in {seconds:.1f} s" + (f" — {failure}" if failure else ""),
                   flush=True)
-            metrics, backend = _results(source.stem, results)
             runs.append({"notebook": source.stem, "seed": seed, "backend": backend,
                          "seconds": round(seconds, 1), "status": status, "failure": failure,
-                         "metrics": metrics})
+                         "metrics": metrics, "claims": made})
     runs.sort(key=lambda run: run["notebook"])          # stable: seeds stay in order
     summary = sweep_summary(runs)
     backends = sorted({run.get("backend", "?") for run in runs})
     header = (f"Seed sweep: seeds {' '.join(map(str, seeds))}"
               + (f"; overrides {parameters}" if parameters else "; learner defaults")
-              + f"; Keras backend {', '.join(backends)}\n\n")
+              + f"; Keras backend {', '.join(backends)}"
+              + ("; claims recorded, not asserted (--calibrate)" if calibrate else "") + "\n\n")
     table = header + sweep_table(summary)
     build_dir.mkdir(parents=True, exist_ok=True)
     (build_dir / "sweep.md").write_text(table + "\n", encoding="utf-8")
     (build_dir / "sweep.json").write_text(
-        json.dumps({"seeds": seeds, "parameters": parameters, "runs": runs, "summary": summary},
-                   indent=2) + "\n", encoding="utf-8")
+        json.dumps({"seeds": seeds, "parameters": parameters, "calibrate": calibrate, "runs": runs,
+                    "summary": summary}, indent=2) + "\n", encoding="utf-8")
     print("\n" + table)
     print(f"\nExecuted notebooks in {build_dir / 'sweep'}; tables in {build_dir / 'sweep.md'}")
     return 0 if all(run["status"] == "ok" for run in runs) else 1
 
 
-def check(only: list[str] | None = None) -> list[str]:
-    """Problems with the committed notebooks: stale renders and error outputs."""
-    problems = []
-    for path in notebooks(only):
-        notebook = nbformat.read(path, as_version=4)
-        stamp = notebook.metadata.get(HASH_KEY, {}).get("code_sha256")
-        if stamp is None:
-            problems.append(f"{path.name}: never rendered (run `python -m helpers.course render`)")
-        elif stamp != code_hash(notebook):
-            problems.append(f"{path.name}: code changed after rendering "
-                            "(run `python -m helpers.course render --only "
-                            f"{path.stem[:2]}`)")
-        problems += [f"{path.name}: {error}" for error in error_outputs(notebook)]
-    return problems
+def table(sweep_files: list[Path] | None = None, times: Path | None = None) -> int:
+    """Summarise sweeps into ``notebooks/sweep-summary.json`` and rewrite the README's tables from it."""
+    from helpers import readme
+
+    if sweep_files:
+        wall = None
+        if times is not None:
+            try:
+                wall = {row["notebook"]: row["seconds"] for row in json.loads(times.read_text(encoding="utf-8"))
+                        if row["status"] == "ok"}
+            except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+                raise ValueError(f"--times {times}: not a readable `run` summary ({error})") from None
+        summary = readme.summarize(readme.load_runs(sweep_files), wall)
+        print(f"wrote {readme.save_summary(summary)}")
+    else:
+        summary = readme.load_summary()
+    readme.write(summary)
+    print(f"wrote the tables of {readme.README}")
+    for stem, entry in summary["notebooks"].items():
+        flagged = calibration.flagged(entry["claims"])
+        if flagged:
+            print(f"{stem}: flagged claims: {', '.join(flagged)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,13 +489,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("run", "execute notebooks into build/ and print the summary"),
                        ("render", "execute at learner defaults and write outputs back"),
                        ("check", "fail if a committed notebook is stale or holds an error"),
-                       ("sweep", "run notebooks at several seeds; spread of every metric")):
+                       ("sweep", "run notebooks at several seeds; spread of every metric and claim")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--only", nargs="+", metavar="NN",
                          help="notebook name prefixes, e.g. 01 04")
         if name == "sweep":
-            sub.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], metavar="K",
-                             help="seeds to run (default: 0 1 2 3 4)")
+            sub.add_argument("--seeds", nargs="+", default=["0-9"], metavar="K",
+                             help="seeds or ranges to run, e.g. 0-9 or 10-14 or 0 3 7 (default: 0-9)")
+            sub.add_argument("--calibrate", action="store_true",
+                             help="record every claim without asserting it (COURSE_CLAIMS=record), "
+                                  "so each run measures all of them")
             sub.add_argument("--merge", action="store_true",
                              help="keep the other notebooks' runs from the earlier build/sweep.json")
         if name in ("run", "sweep"):
@@ -372,6 +507,15 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("-p", "--param", nargs=2, action="append", default=[],
                              metavar=("NAME", "VALUE"),
                              help="override a parameter (Python literal), repeatable")
+    table_parser = commands.add_parser(
+        "table", help="write notebooks/sweep-summary.json and the README's tables from sweep results")
+    table_parser.add_argument("--sweep", nargs="+", type=Path, default=None, metavar="SWEEP_JSON",
+                              help="sweep.json files to summarise, any backends and seeds (TensorFlow seeds 0-9: "
+                                   "calibration; 10 and up: held out); without it, the README is rewritten "
+                                   "from the stored summary")
+    table_parser.add_argument("--times", type=Path, default=None, metavar="SUMMARY_JSON",
+                              help="a `run`'s build/summary.json whose wall seconds the notebook table shows "
+                                   "(default: the sweep's seed-0 runs)")
     site_parser = commands.add_parser("site", help="build the course site (HTML) into build/site/")
     site_parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                              help="write the site here (default: build/site/)")
@@ -388,13 +532,20 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "check":
             problems = check(args.only)
-            print("\n".join(problems) if problems else "all notebooks rendered and error-free")
+            print("\n".join(problems) if problems else "all notebooks rendered from the current code and helpers/, "
+                  "error-free")
             return 1 if problems else 0
-        parameters = {name: _parse_value(value) for name, value in getattr(args, "param", [])}
+        if args.command == "table":
+            return table(args.sweep, args.times)
+        parameters = {name: parse_value(name, value) for name, value in getattr(args, "param", [])}
         if args.command == "sweep":
-            return sweep(args.seeds, args.only, parameters, build_dir=args.build_dir, merge=args.merge)
+            return sweep(calibration.parse_seeds(args.seeds), args.only, parameters, build_dir=args.build_dir,
+                         merge=args.merge, calibrate=args.calibrate)
         return run(args.only, parameters, render=args.command == "render",
                    build_dir=getattr(args, "build_dir", None))
+    except report.ResultsFileError as error:        # a ValueError, but not a usage error
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except ValueError as error:
         parser.error(str(error))
         return 2

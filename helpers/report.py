@@ -15,6 +15,9 @@ from helpers._seed import backend
 
 #: The key under which ``record`` stores the Keras backend that ran the notebook.
 BACKEND_KEY = "keras_backend"
+#: The key under which the notebook's claims (``helpers.claim``) are stored beside its metrics.
+CLAIMS_KEY = "claims"
+_recorded: dict = {}          # the stem and payload of this kernel's last ``record``, so later claims join it
 _STEM = re.compile(r"^\d\d_[a-z0-9_]+$")
 
 
@@ -68,6 +71,22 @@ def record(notebook: str, metrics: Mapping) -> Path:
         raise ValueError(f"metrics must be a non-empty mapping of name -> value, got {metrics!r}")
     payload = {str(key): _plain(value, str(key)) for key, value in metrics.items()}
     payload.setdefault(BACKEND_KEY, backend())      # which Keras backend produced these numbers
+    from helpers import claims
+
+    payload[CLAIMS_KEY] = claims.made()             # the claims made so far; later ones are added as they come
+    _recorded.clear()
+    _recorded.update(notebook=notebook, payload=payload)
+    return _write(notebook, payload)
+
+
+def update_claims(made: Mapping) -> None:
+    """Add claims made after ``record`` (in the exercises) to the notebook's results file."""
+    if _recorded:
+        _recorded["payload"][CLAIMS_KEY] = {name: dict(entry) for name, entry in made.items()}
+        _write(_recorded["notebook"], _recorded["payload"])
+
+
+def _write(notebook: str, payload: dict) -> Path:
     folder = paths.results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{notebook}.json"
@@ -76,14 +95,34 @@ def record(notebook: str, metrics: Mapping) -> Path:
 
 
 def split_backend(metrics: Mapping) -> tuple[dict, str | None]:
-    """``(metrics without the backend entry, the backend that recorded them or None)``."""
+    """``(metrics without the backend and claims entries, the backend that recorded them or None)``."""
     rest = dict(metrics)
+    rest.pop(CLAIMS_KEY, None)
     return rest, rest.pop(BACKEND_KEY, None)
 
 
+def split_claims(metrics: Mapping) -> dict:
+    """The claims stored with a notebook's metrics (``{}`` when none)."""
+    return dict(metrics.get(CLAIMS_KEY) or {})
+
+
+class ResultsFileError(ValueError):
+    """A results file that is not valid JSON (a run cut short while writing it, or an edit by hand)."""
+
+
 def load(notebook: str, folder: str | Path | None = None) -> dict:
-    """Read back what :func:`record` wrote for ``notebook`` (``{}`` if nothing yet)."""
+    """Read back what :func:`record` wrote for ``notebook`` (``{}`` if nothing yet).
+
+    Raises :class:`ResultsFileError`, naming the file, when it is not valid JSON.
+    """
     target = Path(folder or paths.results_dir()) / f"{notebook}.json"
     if not target.is_file():
         return {}
-    return json.loads(target.read_text(encoding="utf-8"))
+    try:
+        return json.loads(target.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = (f"{error.msg} at line {error.lineno}, column {error.colno}"
+                 if isinstance(error, json.JSONDecodeError) else str(error))
+        raise ResultsFileError(
+            f"results file {target} is corrupt (not valid JSON: {where}); delete it and re-run that "
+            f"notebook, e.g. `python -m helpers.course run --only {notebook[:2]}`") from error

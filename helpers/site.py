@@ -4,6 +4,10 @@ A home page with the README's notebook table, one page per notebook with its com
 outputs, previous/next links, and exercise solutions collapsed. Sphinx with myst-nb and the book theme does the
 work; nothing is executed and nothing is fetched (MathJax comes from the ``jupyter-server-mathjax`` package).
 Open ``build/site/index.html`` in a browser, or serve the folder with ``python -m http.server -d build/site``.
+
+``--out DIR`` may name a new folder, an empty one, or one that an earlier build made (it holds the marker file
+``.course-site``): only such a folder is emptied before the build; any other is refused and left as it is. The
+Sphinx source is assembled in a temporary folder of its own (kept, and named, only when the build fails).
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 
+from helpers import notebooks as course_notebooks
 from helpers import paths
 
 SITE_CONFIG_DIR: Path = paths.REPO_ROOT / "site"
@@ -28,6 +34,8 @@ NEEDS = {"sphinx": "sphinx", "myst_nb": "myst-nb", "sphinx_book_theme": "sphinx-
 # The parts of MathJax 2.7 that the site's configuration (TeX input, HTML-CSS output, STIX web fonts) loads.
 MATHJAX_PARTS = ("MathJax.js", "LICENSE", "config", "extensions", "fonts", "jax/input", "jax/element",
                  "jax/output/HTML-CSS")
+#: The file that marks a folder as made by :func:`build`: the only kind of non-empty folder it deletes.
+MARKER = ".course-site"
 _NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_[A-Za-z0-9_]+)\.ipynb\)")
 
 
@@ -89,22 +97,43 @@ def copy_mathjax(target: Path) -> None:
             shutil.copy2(source, target / part)
 
 
-def build(out_dir: Path | None = None, quiet: bool = True) -> Path:
-    """Build the site into ``out_dir`` (default ``build/site``); returns the path of its index.html."""
-    missing = missing_packages()
-    if missing:
-        raise RuntimeError(f"the course site needs {', '.join(missing)}: "
-                           f"`python -m pip install -r {REQUIREMENTS}`")
-    from helpers import course
+class UnsafeOutputFolder(RuntimeError):
+    """``--out`` names something that the site command did not make, so it will not delete it."""
 
-    out_dir = Path(out_dir or paths.BUILD_DIR / "site")
-    source = out_dir.parent / f"{out_dir.name}-source"
-    shutil.rmtree(source, ignore_errors=True)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    source.mkdir(parents=True)
+
+def prepare_output(out_dir: Path) -> Path:
+    """Make ``out_dir`` an empty folder holding only the marker, deleting it only if :func:`build` made it.
+
+    A missing folder is created (with its parents) and an empty one used; one that holds :data:`MARKER` is
+    emptied. Anything else (a non-empty folder without the marker, a file, a symbolic link) raises
+    :class:`UnsafeOutputFolder` before anything is deleted. Only ``out_dir`` itself is touched, never its parent
+    or siblings.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.is_symlink():
+        raise UnsafeOutputFolder(f"refusing to build the site into {out_dir}: it is a symbolic link; "
+                                 "give the folder itself, or a new one")
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise UnsafeOutputFolder(f"refusing to build the site into {out_dir}: it is a file, not a folder")
+        if (out_dir / MARKER).is_file():
+            shutil.rmtree(out_dir)
+        elif any(out_dir.iterdir()):
+            raise UnsafeOutputFolder(
+                f"refusing to delete {out_dir}: it is not empty and was not made by `python -m helpers.course "
+                f"site` (no {MARKER} marker inside); nothing was deleted. Give --out a new or empty folder, or "
+                "remove this one yourself")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text("made by `python -m helpers.course site`, which deletes and rebuilds this "
+                                  "folder\n", encoding="utf-8")
+    return out_dir
+
+
+def _assemble(source: Path) -> list[Path]:
+    """Write the Sphinx source into ``source``: conf.py, the notebooks, the home page, MathJax."""
     shutil.copy2(SITE_CONFIG_DIR / "conf.py", source / "conf.py")
-    notebooks = course.notebooks()
-    for problem in course.check():      # the tests fail on these; the site still shows what is committed
+    notebooks = course_notebooks.notebooks()
+    for problem in course_notebooks.check():      # the tests fail on these; the site still shows what is committed
         print(f"warning: {problem}", file=sys.stderr)
     for path in notebooks:
         notebook = nbformat.read(path, as_version=4)
@@ -114,12 +143,30 @@ def build(out_dir: Path | None = None, quiet: bool = True) -> Path:
     readme = (paths.REPO_ROOT / "README.md").read_text(encoding="utf-8")
     (source / "index.md").write_text(home_page(readme, [p.stem for p in notebooks]), encoding="utf-8")
     copy_mathjax(source / "_static" / "mathjax")
-    command = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-j", "1",
-               *(["-q"] if quiet else []), str(source), str(out_dir)]
-    start = time.perf_counter()
-    finished = subprocess.run(command, cwd=source)
+    return notebooks
+
+
+def build(out_dir: Path | None = None, quiet: bool = True) -> Path:
+    """Build the site into ``out_dir`` (default ``build/site``); returns the path of its index.html."""
+    missing = missing_packages()
+    if missing:
+        raise RuntimeError(f"the course site needs {', '.join(missing)}: "
+                           f"`python -m pip install -r {REQUIREMENTS}`")
+    out_dir = prepare_output(Path(out_dir or paths.BUILD_DIR / "site"))
+    source = Path(tempfile.mkdtemp(prefix="course-site-source-"))
+    try:
+        notebooks = _assemble(source)
+        command = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-j", "1",
+                   *(["-q"] if quiet else []), str(source), str(out_dir)]
+        start = time.perf_counter()
+        finished = subprocess.run(command, cwd=source)
+    except BaseException:
+        shutil.rmtree(source, ignore_errors=True)
+        raise
     if finished.returncode != 0:
-        raise RuntimeError(f"sphinx-build failed (exit {finished.returncode}); its messages are above")
+        raise RuntimeError(f"sphinx-build failed (exit {finished.returncode}); its messages are above, its "
+                           f"source is kept in {source}")
+    shutil.rmtree(source, ignore_errors=True)
     size = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
     print(f"site built in {time.perf_counter() - start:.1f} s: {out_dir / 'index.html'} "
           f"({size / 2**20:.1f} MiB, {len(notebooks)} notebook pages)")

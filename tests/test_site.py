@@ -1,5 +1,8 @@
 """helpers.site without building: the home page, folded solutions, links home (the build: tests/browser)."""
 
+import subprocess
+from pathlib import Path
+
 import nbformat
 import pytest
 
@@ -49,3 +52,95 @@ def test_build_names_the_missing_packages(monkeypatch):
     monkeypatch.setattr(site, "missing_packages", lambda: ["sphinx"])
     with pytest.raises(RuntimeError, match="requirements-site.txt"):
         site.build()
+
+
+# --- `site --out DIR` deletes only a folder it made ---
+
+def _neighbourhood(tmp_path):
+    """A parent folder holding a sibling file and folder that no build may touch."""
+    parent = tmp_path / "parent"
+    (parent / "sibling").mkdir(parents=True)
+    (parent / "sibling" / "keep.txt").write_text("mine")
+    (parent / "notes.txt").write_text("mine too")
+    return parent
+
+
+def _untouched(parent):
+    assert (parent / "sibling" / "keep.txt").read_text() == "mine"
+    assert (parent / "notes.txt").read_text() == "mine too"
+
+
+def test_prepare_output_makes_a_new_folder_with_the_marker(tmp_path):
+    parent = _neighbourhood(tmp_path)
+    out = site.prepare_output(parent / "site")
+    assert sorted(p.name for p in out.iterdir()) == [site.MARKER]
+    assert sorted(p.name for p in parent.iterdir()) == ["notes.txt", "sibling", "site"]
+    _untouched(parent)
+
+
+def test_prepare_output_uses_an_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert (site.prepare_output(tmp_path / "empty") / site.MARKER).is_file()
+
+
+def test_prepare_output_empties_only_a_folder_it_made(tmp_path):
+    parent = _neighbourhood(tmp_path)
+    out = site.prepare_output(parent / "site")
+    (out / "index.html").write_text("old build")
+    (out / "_static").mkdir()
+    site.prepare_output(out)
+    assert sorted(p.name for p in out.iterdir()) == [site.MARKER]
+    _untouched(parent)
+
+
+def test_prepare_output_refuses_a_folder_it_did_not_make(tmp_path):
+    parent = _neighbourhood(tmp_path)
+    with pytest.raises(site.UnsafeOutputFolder, match=r"refusing to delete .*sibling: it is not empty and was "
+                                                      r"not made by .*no \.course-site marker inside.*nothing was "
+                                                      r"deleted"):
+        site.prepare_output(parent / "sibling")
+    assert not (parent / "sibling" / site.MARKER).exists()
+    with pytest.raises(site.UnsafeOutputFolder, match="refusing to delete"):
+        site.prepare_output(parent)
+    _untouched(parent)
+
+
+def test_prepare_output_refuses_a_file_and_a_link(tmp_path):
+    parent = _neighbourhood(tmp_path)
+    with pytest.raises(site.UnsafeOutputFolder, match="is a file, not a folder"):
+        site.prepare_output(parent / "notes.txt")
+    made = site.prepare_output(tmp_path / "made")
+    (tmp_path / "link").symlink_to(made, target_is_directory=True)
+    with pytest.raises(site.UnsafeOutputFolder, match="is a symbolic link"):
+        site.prepare_output(tmp_path / "link")
+    assert (made / site.MARKER).is_file()
+    _untouched(parent)
+
+
+def test_site_command_refuses_a_folder_it_did_not_make(tmp_path, monkeypatch, capsys):
+    parent = _neighbourhood(tmp_path)
+    monkeypatch.setattr(site, "missing_packages", lambda: [])
+    assert course.main(["site", "--out", str(parent / "sibling")]) == 1
+    assert "error: refusing to delete" in capsys.readouterr().err
+    _untouched(parent)
+    assert sorted(p.name for p in parent.iterdir()) == ["notes.txt", "sibling"]
+
+
+def test_build_assembles_its_sphinx_source_outside_the_output_parent(tmp_path, monkeypatch):
+    """Sphinx is stubbed out: the build writes only inside --out, and removes its temporary source after."""
+    parent = _neighbourhood(tmp_path)
+    seen = {}
+
+    def fake_sphinx(command, cwd):
+        source = seen["source"] = Path(command[-2])
+        assert (source / "conf.py").is_file() and (source / "index.md").is_file()
+        (Path(command[-1]) / "index.html").write_text("<html></html>")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(site, "missing_packages", lambda: [])
+    monkeypatch.setattr(site, "copy_mathjax", lambda target: target.mkdir(parents=True))
+    monkeypatch.setattr(site.subprocess, "run", fake_sphinx)
+    assert site.build(parent / "site") == parent / "site" / "index.html"
+    assert sorted(p.name for p in parent.iterdir()) == ["notes.txt", "sibling", "site"]
+    assert (parent / "site" / site.MARKER).is_file() and not seen["source"].exists()
+    _untouched(parent)

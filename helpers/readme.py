@@ -1,0 +1,353 @@
+"""The README's tables, written from seed sweeps, never by hand (``python -m helpers.course table``).
+
+``table`` reads one or more ``sweep.json`` files (any backend, any seeds), keeps a small summary
+of them in ``notebooks/sweep-summary.json`` and rewrites the README between its table markers:
+
+* the notebook table: wall time of a seed-0 run and headline metrics as median [min-max] over the
+  calibration seeds (0-9) on TensorFlow, plus a line on the held-out seeds (10 and up) and whether
+  every claim held on them;
+* the backend table: per notebook and backend, which seeds passed, the seed-0 wall time and the
+  first headline metric.
+
+The summary is also where ``helpers.claim`` finds each claim's calibrated range, and the tests check
+the README against it (``tests/test_readme.py``) and every committed render's headline metrics against
+the README's ranges.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from helpers import calibration, claims, paths
+
+README = paths.REPO_ROOT / "README.md"
+SUMMARY_FILE = claims.SUMMARY_FILE
+CALIBRATION_SEEDS = list(range(10))
+DEFAULT_BACKEND = "tensorflow"
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+MARKERS = {"notebooks": ("<!-- table:notebooks (python -m helpers.course table) -->", "<!-- /table:notebooks -->"),
+           "backends": ("<!-- table:backends (python -m helpers.course table) -->", "<!-- /table:backends -->")}
+
+#: Per notebook: its title, what a learner takes away, and its headline metrics as (label, key, is a timing).
+#: A timing's value moves with the machine's load, so the render test does not hold it to the sweep's range.
+NOTEBOOKS = {
+    "01_weighted_sum_intuition": (
+        "Attention is a weighted sum",
+        "scores → softmax → weights; temperature; query, key and value; `keras.ops`; kernel regression as attention; "
+        "the article's three-line model is a softmax gate, and why its weights concentrate (the L2 mechanism, "
+        "measured); attention is not an explanation by itself",
+        [("mass on the informative feature with the L2 head", "attention_mass_informative", False),
+         ("article's model", "article_model_attention_mass_informative", False),
+         ("test accuracy", "test_accuracy", False)]),
+    "02_timestep_attention": (
+        "Attention over timesteps",
+        "the Permute → Dense(T, softmax) → Multiply gate as a layer, before vs after an LSTM, with a probe showing "
+        "which states know the label; attention pooling with a learned query, which runs at any length but does "
+        "not generalise to it; a forecaster's driving lag read off its attention, and its train/validation gap "
+        "taken apart",
+        [("test accuracy, attention before the LSTM", "before_lstm_test_accuracy", False),
+         ("after the LSTM: mass on states that know y", "after_lstm_mass_on_states_that_know_y", False),
+         ("forecast MSE / naive", "forecast_mse_vs_naive", False)]),
+    "03_dimension_attention": (
+        "Attention over feature dimensions",
+        "the gate turned sideways, proven equal to the transpose trick; a summary that is flat by construction; "
+        "why the mass stays below 1 (it rises with the head's L2, measured); permutation importance beside "
+        "attention, on a copy of the label where they need not agree",
+        [("per-sample argmax on dim 5", "dim_argmax_hit_rate", False),
+         ("mass on dim 5", "dim_mass_at_target", False),
+         ("permutation importance of dim 5", "permutation_importance_at_target", False)]),
+    "04_seq2seq_attention": (
+        "Translating dates with attention",
+        "one additive-attention step by hand with shapes and the padding mask; a GRU encoder–decoder (final state "
+        "+ input feeding) translating dates in 10 formats to ISO; dot/general/additive scores checked against "
+        "Keras; soft, argmax-at-inference and local-p attention, query s_t vs s_{t-1}; learning curves against a "
+        "no-attention baseline; alignment maps checked against the field spans",
+        [("exact match, best variant", "exact_match", False),
+         ("no attention after 3 epochs", "baseline_exact_match", False),
+         ("alignment accuracy", "alignment_accuracy", False)]),
+    "05_self_attention": (
+        "Self-attention",
+        "feed-forward attention (Raffel & Ellis) with masking on the addition problem against mean pooling, and "
+        "why mean pooling fails on long sequences, measured; why a query, a key and a value; scaled dot-product "
+        "self-attention proven equal to `keras.layers.Attention`; reversing digits with one self-attention layer "
+        "and learned positions",
+        [("T = 500 held-out share within tolerance: attention", "attention_best_accuracy.500", False),
+         ("mean pooling", "mean_pooling_best_accuracy.500", False),
+         ("digit reversal", "self_attention_task_accuracy", False)]),
+    "06_multi_head_attention": (
+        "Multi-head attention from scratch",
+        "heads split two ways; a from-scratch layer that loads Keras' weights and matches it on both of Keras' "
+        "code paths (rows that may see no key differ on the default path); the encoder block piece by piece "
+        "(post- vs pre-norm); sinusoidal positions; heads that find the left and right neighbour; the counted "
+        "cost 8Td² + 4T²d beside the timings",
+        [("4 heads accuracy", "transformer_task_accuracy", False),
+         ("epochs to 0.99: 4 heads", "multi_head_epochs_to_099", False),
+         ("1 head", "single_head_epochs_to_099", False),
+         ("time exponent", "attention_time_exponent", True)]),
+    "07_mnist_attention_classifier": (
+        "An attention classifier on MNIST",
+        "the article's 784-pixel attention model: what its sigmoid + `from_logits=True` head does in Keras 3 "
+        "(TensorFlow backend), and why it is slow; 16 overlapping patch tokens with a Transformer block; an "
+        "ablation with the same tokens and no attention block, and a same-size dense baseline; attention maps on "
+        "one colour scale",
+        [("test accuracy", "test_accuracy", False),
+         ("same tokens without the block", "patch_dense_test_accuracy", False),
+         ("dense baseline", "dense_baseline_test_accuracy", False)]),
+    "08_causal_decoding": (
+        "Causal self-attention and decoding",
+        "causal attention from a running average up, proven causal and equal to Keras' causal `MultiHeadAttention` "
+        "and `ops.dot_product_attention`; a tiny pre-norm decoder-only Transformer on notebook 04's dates; greedy, "
+        "temperature and top-k decoding in numbers; a KV cache proven equal to full recomputation, its bytes and "
+        "its cost per token",
+        [("exact match", "decoder_exact_match", False),
+         ("parameters", "decoder_parameters", False),
+         ("KV cache vs recomputation, max logit diff", "kv_cache_max_logit_diff", False),
+         ("cache speed-up at 512", "kv_cache_speedup_at_512", True)]),
+    "09_efficient_attention": (
+        "Efficient attention",
+        "grouped-query and multi-query attention proven equal to `keras.layers.GroupQueryAttention`, with KV-cache "
+        "bytes per token; rotary positions and their relative-position property, with a length-extrapolation "
+        "test; sliding windows proven equal to Keras' `sliding_window`; the online softmax and tiled attention "
+        "(FlashAttention's idea) proven equal to naive attention, with memory and time",
+        [("GQA vs Keras max diff", "gqa_vs_keras_max_diff", False),
+         ("RoPE relative max diff", "rope_relative_max_diff", False),
+         ("sliding window vs Keras", "sliding_window_vs_keras_max_diff", False),
+         ("tiled vs naive", "tiled_vs_naive_max_diff", False)]),
+}
+
+
+def load_runs(sweep_files: list[Path]) -> list[dict]:
+    """Every run of the given ``sweep.json`` files, each with its backend, seed, status, metrics and claims.
+
+    Runs recorded before the sweep stored claims get them from the results file beside the executed notebook.
+    """
+    runs = []
+    for sweep_file in sweep_files:
+        sweep_file = Path(sweep_file)
+        try:
+            stored = json.loads(sweep_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"{sweep_file}: no such sweep file; run `python -m helpers.course sweep` first") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{sweep_file} is not valid JSON ({error}); run that sweep again") from None
+        for run in stored["runs"]:
+            run = dict(run)
+            if "claims" not in run:
+                results = sweep_file.parent / "sweep" / f"seed{run['seed']}" / "results" / f"{run['notebook']}.json"
+                run["claims"] = (json.loads(results.read_text(encoding="utf-8")).get("claims", {})
+                                 if results.is_file() else {})
+            run["backend"] = run.get("backend") or DEFAULT_BACKEND
+            run["overrides"] = stored.get("parameters") or {}
+            runs.append(run)
+    return runs
+
+
+def summarize(runs: list[dict], wall_seconds: dict[str, float] | None = None) -> dict:
+    """The small summary kept in the repo: per notebook on TensorFlow, its calibration (seeds 0-9: metrics and
+    claims) and held-out seeds; per other backend, which seeds passed and the seed-0 metrics."""
+    runs = [run for run in runs if not run["overrides"]]                 # learner defaults only
+    summary: dict = {"calibration_seeds": CALIBRATION_SEEDS, "notebooks": {}, "backends": {}}
+    for stem in NOTEBOOKS:
+        mine = _latest([run for run in runs if run["notebook"] == stem and run["backend"] == DEFAULT_BACKEND])
+        calibrating = [run for run in mine if run["seed"] in CALIBRATION_SEEDS]
+        held_out = [run for run in mine if run["seed"] not in CALIBRATION_SEEDS]
+        if calibrating:
+            entry = {"seeds": [run["seed"] for run in calibrating],
+                     "failed": {str(run["seed"]): run["failure"] for run in calibrating if run["status"] != "ok"},
+                     "metrics": _metric_stats(calibrating),
+                     "claims": calibration.claim_stats(calibrating)}
+            seed0 = [run for run in calibrating if run["seed"] == 0]
+            if wall_seconds and stem in wall_seconds:
+                entry["wall_seconds"] = wall_seconds[stem]
+            elif seed0:
+                entry["wall_seconds"] = seed0[0]["seconds"]
+            if held_out:
+                entry["held_out"] = {"seeds": [run["seed"] for run in held_out],
+                                     "failed": {str(run["seed"]): _failure(run) for run in held_out
+                                                if _failure(run)}}
+            summary["notebooks"][stem] = entry
+    for backend in sorted({run["backend"] for run in runs}):
+        table = {}
+        for stem in NOTEBOOKS:
+            mine = _latest([run for run in runs if run["notebook"] == stem and run["backend"] == backend])
+            if mine:
+                first = sorted(mine, key=lambda run: run["seed"])[0]
+                table[stem] = {"seeds": sorted(run["seed"] for run in mine),
+                               "failed": sorted(run["seed"] for run in mine if _failure(run)),
+                               "seed": first["seed"], "seconds": first["seconds"],
+                               "metrics": {key: value for key, value in _flat(first["metrics"]).items()
+                                           if key in {spec[1] for spec in NOTEBOOKS[stem][2]}}}
+        summary["backends"][backend] = table
+    return summary
+
+
+def notebook_table(summary: dict) -> str:
+    """The README's notebook table (Markdown), from the stored summary."""
+    lines = ["| # | notebook | what you learn | wall time, 2 cores (seed 0) | "
+             "headline metrics, median [min–max] over seeds 0–9 |", "|---|---|---|---|---|"]
+    held_out_seeds, held_out_failures = set(), []
+    for stem, (title, learn, specs) in NOTEBOOKS.items():
+        entry = summary["notebooks"].get(stem)
+        if entry is None:
+            lines.append(f"| {stem[:2]} | [{title}](notebooks/{stem}.ipynb) | {learn} | not swept | — |")
+            continue
+        metrics = "; ".join(f"{label} {_range(entry['metrics'].get(key))}" for label, key, _ in specs)
+        seconds = entry.get("wall_seconds")
+        wall = f"{seconds / 60:.1f} min ({seconds:.0f} s)" if seconds is not None else "—"
+        seeds = entry["seeds"]
+        if seeds != CALIBRATION_SEEDS:
+            metrics += f" (seeds {claims.seed_text(seeds)} only)"
+        lines.append(f"| {stem[:2]} | [{title}](notebooks/{stem}.ipynb) | {learn} | {wall} | {metrics} |")
+        held = entry.get("held_out")
+        if held:
+            held_out_seeds.update(held["seeds"])
+            held_out_failures += [f"{stem[:2]} at seed {seed}" for seed in held["failed"]]
+    swept = summary["notebooks"]
+    flagged = sorted(f"{name} ({stem[:2]})" for stem, entry in swept.items()
+                     for name in calibration.flagged(entry["claims"]))
+    calibrated = sum(1 for entry in swept.values() if entry["seeds"] == CALIBRATION_SEEDS)
+    lines += ["", f"Claims: {sum(len(e['claims']) for e in swept.values())} claims in {len(swept)} notebooks "
+              f"measured over the calibration seeds ({calibrated} of {len(NOTEBOOKS)} notebooks over all of "
+              f"seeds 0–9); " + (f"flagged (margin under one spread, or failed at a seed): {', '.join(flagged)}."
+                                  if flagged else "none flagged (every margin is at least one spread).")]
+    if held_out_seeds:
+        held_notebooks = sorted(stem[:2] for stem, entry in swept.items() if entry.get("held_out"))
+        lines.append(f"Held-out seeds {claims.seed_text(sorted(held_out_seeds))}, never used to set a threshold, "
+                     f"ran on notebooks {', '.join(held_notebooks)}: "
+                     + (f"failures: {', '.join(held_out_failures)}." if held_out_failures else "all passed."))
+    return "\n".join(lines)
+
+
+def backend_table(summary: dict) -> str:
+    """The README's backend x notebook table (Markdown), from the stored summary."""
+    backends = [name for name in BACKEND_NAMES if name in summary["backends"]]
+    lines = ["| notebook | " + " | ".join(BACKEND_NAMES[b] for b in backends) + " |",
+             "|---|" + "---|" * len(backends)]
+    totals = {backend: 0.0 for backend in backends}
+    complete = {backend: True for backend in backends}
+    for stem, (_, _, specs) in NOTEBOOKS.items():
+        cells = []
+        for backend in backends:
+            row = summary["backends"][backend].get(stem)
+            if row is None:
+                cells.append("not run")
+                complete[backend] = False
+                continue
+            passed = [seed for seed in row["seeds"] if seed not in row["failed"]]
+            status = (f"pass at seeds {claims.seed_text(row['seeds'])}" if not row["failed"]
+                      else f"{len(passed)}/{len(row['seeds'])} seeds pass (fails at {claims.seed_text(row['failed'])})")
+            label, key, _ = specs[0]
+            value = row["metrics"].get(key)
+            shown = f"; seed {row['seed']}: {row['seconds']:.0f} s, {label} {_fmt(value)}" if value is not None else ""
+            cells.append(status + shown)
+            totals[backend] += row["seconds"]
+        lines.append(f"| {stem[:2]} | " + " | ".join(cells) + " |")
+    lines.append("| all nine | " + " | ".join(
+        f"{totals[b] / 60:.1f} min" + ("" if complete[b] else " (the notebooks run)") for b in backends) + " |")
+    return "\n".join(lines)
+
+
+def write(summary: dict, readme: Path = README) -> str:
+    """Rewrite the README's tables between their markers; return the new text."""
+    text = readme.read_text(encoding="utf-8")
+    for name, table in (("notebooks", notebook_table(summary)), ("backends", backend_table(summary))):
+        text = replace_between(text, *MARKERS[name], table, readme)
+    readme.write_text(text, encoding="utf-8")
+    return text
+
+
+def expected_readme(summary: dict, readme: Path = README) -> str:
+    """What ``write`` would make of the README now (for the tests)."""
+    text = readme.read_text(encoding="utf-8")
+    for name, table in (("notebooks", notebook_table(summary)), ("backends", backend_table(summary))):
+        text = replace_between(text, *MARKERS[name], table, readme)
+    return text
+
+
+def replace_between(text: str, start: str, end: str, body: str, where: Path) -> str:
+    """``text`` with what lies between the marker lines ``start`` and ``end`` replaced by ``body``."""
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"{where} must hold the lines {start!r} and {end!r}, once each and in that order")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
+def load_summary(path: Path = SUMMARY_FILE) -> dict:
+    """The stored summary, or a ValueError naming the file and the fix."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path} is missing; restore it with `git checkout {Path(path).name}` or write it with "
+                         "`python -m helpers.course table --sweep build/sweep.json`") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); restore it with `git checkout` or write it again "
+                         "with `python -m helpers.course table`") from None
+
+
+def save_summary(summary: dict, path: Path = SUMMARY_FILE) -> Path:
+    Path(path).write_text(json.dumps(summary, indent=1, sort_keys=True, default=_json_default) + "\n",
+                          encoding="utf-8")
+    return Path(path)
+
+
+def headline(stem: str, metrics: dict) -> dict[str, float]:
+    """The README's headline metrics of one notebook from its results (flattened keys)."""
+    flat = _flat(metrics)
+    return {key: flat[key] for _, key, _ in NOTEBOOKS.get(stem, ("", "", []))[2] if key in flat}
+
+
+def _latest(runs: list[dict]) -> list[dict]:
+    """One run per seed: the last one given."""
+    by_seed = {}
+    for run in runs:
+        by_seed[run["seed"]] = run
+    return [by_seed[seed] for seed in sorted(by_seed)]
+
+
+def _failure(run: dict) -> str | None:
+    if run["status"] != "ok":
+        return run.get("failure") or "failed"
+    failed = [name for name, entry in (run.get("claims") or {}).items() if not entry.get("held", True)]
+    return f"claims failed: {', '.join(failed)}" if failed else None
+
+
+def _flat(metrics: dict) -> dict[str, float]:
+    from helpers.course import flat_metrics
+
+    return flat_metrics(metrics)
+
+
+def _metric_stats(runs: list[dict]) -> dict[str, dict]:
+    values: dict[str, list[float]] = {}
+    for run in runs:
+        for key, value in _flat(run["metrics"]).items():
+            values.setdefault(key, []).append(value)
+    return {key: {"min": min(v), "median": statistics.median(v), "max": max(v), "n": len(v)}
+            for key, v in values.items()}
+
+
+def _range(stat: dict | None) -> str:
+    if not stat:
+        return "—"
+    if stat["min"] == stat["max"]:
+        return f"{_fmt(stat['median'])} (every seed)"
+    return f"{_fmt(stat['median'])} [{_fmt(stat['min'])}–{_fmt(stat['max'])}]"
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value == int(value) and abs(value) < 1e6:
+        value = int(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.2g}" if abs(value) < 1e-3 else f"{value:.3g}"
+
+
+def _json_default(value):
+    if value == float("inf"):
+        return "inf"
+    raise TypeError(f"not JSON serialisable: {value!r}")

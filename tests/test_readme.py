@@ -1,0 +1,90 @@
+"""The README's numbers are the sweep's, and every committed render lies inside them."""
+
+import json
+
+import nbformat
+import pytest
+
+from helpers import course, readme
+
+SUMMARY = readme.load_summary()
+
+
+def test_readme_tables_are_what_table_writes_from_the_stored_summary():
+    expected = readme.expected_readme(SUMMARY)
+    assert readme.README.read_text(encoding="utf-8") == expected, (
+        "README.md's tables differ from notebooks/sweep-summary.json: run `python -m helpers.course table`")
+
+
+@pytest.mark.parametrize("path", course.notebooks(), ids=lambda p: p.stem)
+def test_committed_render_lies_inside_the_readme_range(path):
+    entry = SUMMARY["notebooks"].get(path.stem)
+    if entry is None:
+        pytest.skip(f"{path.stem} has no sweep in notebooks/sweep-summary.json")
+    stored = nbformat.read(path, as_version=4).metadata.get(course.HASH_KEY, {}).get("metrics")
+    assert stored is not None, f"{path.name} stores no headline metrics: run `python -m helpers.course render`"
+    problems = render_outside_range(path.stem, stored, entry)
+    assert not problems, "; ".join(problems)
+
+
+def render_outside_range(stem: str, stored: dict, entry: dict) -> list[str]:
+    """The non-timing headline metrics of a render that lie outside the sweep's [min, max]."""
+    problems = []
+    for label, key, timing in readme.NOTEBOOKS[stem][2]:
+        stat = entry["metrics"].get(key)
+        if timing or stat is None:
+            continue
+        if key not in stored:
+            problems.append(f"{key} missing from the render")
+        elif not stat["min"] <= stored[key] <= stat["max"]:
+            problems.append(f"{label} ({key}) = {stored[key]:.4g} in the render, outside the README's "
+                            f"[{stat['min']:.4g}, {stat['max']:.4g}]: re-render, or sweep again and run `table`")
+    return problems
+
+
+def test_the_range_test_fails_for_a_metric_moved_outside():
+    stem = "01_weighted_sum_intuition"
+    entry = {"metrics": {"test_accuracy": {"min": 0.99, "median": 1.0, "max": 1.0}}}
+    assert render_outside_range(stem, {"test_accuracy": 1.0}, entry) == []
+    assert "outside the README" in render_outside_range(stem, {"test_accuracy": 0.9849}, entry)[0]
+
+
+def test_table_writes_between_the_markers_only(tmp_path):
+    text = "intro\n{0}\nold\n{1}\nmiddle\n{2}\nold\n{3}\nend\n".format(*readme.MARKERS["notebooks"],
+                                                                     *readme.MARKERS["backends"])
+    target = tmp_path / "README.md"
+    target.write_text(text)
+    written = readme.write(SUMMARY, target)
+    assert written.startswith("intro\n") and "\nmiddle\n" in written and written.endswith("end\n")
+    assert "old" not in written and readme.notebook_table(SUMMARY) in written
+
+
+def test_missing_markers_are_a_clear_error(tmp_path):
+    target = tmp_path / "README.md"
+    target.write_text("no tables here\n")
+    with pytest.raises(ValueError, match="must hold the lines"):
+        readme.write(SUMMARY, target)
+
+
+def test_summary_of_runs_gives_ranges_claims_and_held_out(tmp_path):
+    runs = []
+    for seed in list(range(10)) + [10, 11]:
+        claim = {"value": 0.9 + seed / 100, "threshold": 0.5, "direction": ">", "held": True}
+        runs.append({"notebook": "01_weighted_sum_intuition", "seed": seed, "backend": "tensorflow",
+                     "seconds": 20.0 + seed, "status": "ok", "failure": None, "overrides": {},
+                     "metrics": {"test_accuracy": 0.9 + seed / 100}, "claims": {"acc_xx": claim}})
+    summary = readme.summarize(runs)
+    entry = summary["notebooks"]["01_weighted_sum_intuition"]
+    assert entry["seeds"] == list(range(10)) and entry["held_out"] == {"seeds": [10, 11], "failed": {}}
+    assert entry["metrics"]["test_accuracy"]["max"] == pytest.approx(0.99) and entry["wall_seconds"] == 20.0
+    assert entry["claims"]["acc_xx"]["margin"] == pytest.approx((0.9 - 0.5) / 0.09)
+    table = readme.notebook_table(summary)
+    assert "0.945 [0.9–0.99]" in table and "Held-out seeds 10-11" in table and "all passed" in table
+    json.dumps(summary)
+
+
+def test_corrupt_summary_names_the_file(tmp_path):
+    broken = tmp_path / "sweep-summary.json"
+    broken.write_text("{")
+    with pytest.raises(ValueError, match="sweep-summary.json is not valid JSON"):
+        readme.load_summary(broken)
