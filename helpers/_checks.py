@@ -27,14 +27,22 @@ def check_float(name: str, value, minimum: float | None = None, maximum: float |
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     value = float(value)
+    if value != value:                     # NaN: fails every comparison, so no range can hold it
+        raise ValueError(f"{name} must be a real number{_float_range_text(minimum, maximum, open_min)}, "
+                         f"not NaN, got {value}")
     too_low = minimum is not None and (value <= minimum if open_min else value < minimum)
     too_high = maximum is not None and value > maximum
-    if too_low or too_high or value != value:
-        low = "" if minimum is None else (f"> {minimum}" if open_min else f">= {minimum}")
-        high = "" if maximum is None else f"<= {maximum}"
-        allowed = " and ".join(part for part in (low, high) if part)
-        raise ValueError(f"{name} must be {allowed}, got {value}")
+    if too_low or too_high:
+        raise ValueError(f"{name} must be{_float_range_text(minimum, maximum, open_min)}, got {value}")
     return value
+
+
+def _float_range_text(minimum: float | None, maximum: float | None, open_min: bool) -> str:
+    """' >= 0 and <= 1', ' > 0', … or '' without bounds."""
+    low = "" if minimum is None else (f"> {minimum}" if open_min else f">= {minimum}")
+    high = "" if maximum is None else f"<= {maximum}"
+    allowed = " and ".join(part for part in (low, high) if part)
+    return f" {allowed}" if allowed else ""
 
 
 def check_seed(seed) -> int | None:

@@ -104,7 +104,8 @@ def claims_table(stats: dict[str, dict]) -> str:
         if stat["failed"]:
             note += f" failed at seed {', '.join(map(str, stat['failed']))}"
         lines.append(f"| {name} | {stat['direction']} {_fmt(stat['threshold'])} | {_fmt(stat['min'])} | "
-                     f"{_fmt(stat['median'])} | {_fmt(stat['max'])} | {shown} | {len(stat['seeds'])} | {note.strip()} |")
+                     f"{_fmt(stat['median'])} | {_fmt(stat['max'])} | {shown} | {len(stat['seeds'])} "
+                     f"| {note.strip()} |")
     return "\n".join(lines)
 
 

@@ -449,13 +449,20 @@ def encode_text(texts, chars: str, length: int):
     Raises
     ------
     ValueError
-        For a character outside ``chars`` (naming it and the text) or a text longer than
-        ``length``, instead of an index error deep inside a model.
+        For a character outside ``chars`` (naming it and the text), a text longer than
+        ``length``, or a bare string as ``texts`` (which would be read one character per
+        row), instead of an index error deep inside a model.
     """
+    if isinstance(texts, str):          # a bare string would be encoded one character per row
+        raise ValueError(f"texts must be a sequence of strings, got the string {texts!r}; "
+                         f"for one text pass a list: [{texts!r}]")
     length = check_int("length", length, 1)
     index = {c: i + 1 for i, c in enumerate(chars)}
     ids = np.zeros((len(texts), length), dtype=np.int32)
     for row, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(f"texts must be a sequence of strings, got {text!r} ({type(text).__name__}) "
+                             f"at position {row}")
         unknown = sorted({c for c in text if c not in index})
         if unknown:
             raise ValueError(f"text {text!r} has characters outside the vocabulary: {unknown}; "

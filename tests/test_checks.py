@@ -28,3 +28,15 @@ def test_check_float():
         check_float("sigma", "x")
     with pytest.raises(ValueError, match="sigma"):
         check_float("sigma", float("nan"), 0)
+
+
+@pytest.mark.parametrize("bounds, allowed", [((), ""), ((0,), " >= 0"), ((0, 1), " >= 0 and <= 1")])
+def test_check_float_nan_message_names_argument_range_and_value(bounds, allowed):
+    """NaN fails every comparison; with no bounds the message used to read 'must be , got nan'."""
+    with pytest.raises(ValueError, match=rf"^rate must be a real number{allowed}, not NaN, got nan$"):
+        check_float("rate", float("nan"), *bounds)
+    with pytest.raises(ValueError, match=r"^rate must be a real number, not NaN, got nan$"):
+        check_float("rate", np.float32("nan"))
+    with pytest.raises(ValueError, match=r"^rate must be > 0 and <= 1, got 0.0$"):
+        check_float("rate", 0.0, 0, 1, open_min=True)
+    assert check_float("rate", float("inf")) == float("inf"), "no bounds: any number, infinities included"

@@ -209,3 +209,13 @@ def test_encode_text_round_trip_and_errors():
         data.encode_text(["aé"], "ab", 4)
     with pytest.raises(ValueError, match="more than length=2"):
         data.encode_text(["abab"], "ab", 2)
+
+
+def test_encode_text_refuses_a_bare_string():
+    """A bare string is a sequence of one-character strings: it used to become one row per character."""
+    with pytest.raises(ValueError, match=r"texts must be a sequence of strings, got the string 'ab'; "
+                                         r"for one text pass a list: \['ab'\]"):
+        data.encode_text("ab", "ab", 4)
+    with pytest.raises(ValueError, match=r"texts must be a sequence of strings, got 3 \(int\) at position 1"):
+        data.encode_text(["ab", 3], "ab", 4)
+    assert data.encode_text(("ab",), "ab", 2).tolist() == [[1, 2]]

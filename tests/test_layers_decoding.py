@@ -166,6 +166,72 @@ def test_next_token_greedy_temperature_and_top_k():
         next_token(logits[0])
 
 
+def test_decoder_block_equals_its_pre_norm_formula_from_independent_keras_layers():
+    """x + MHA_causal(LN1(x)), then + Dense(GELU(Dense(LN2(·)))), each part a fresh Keras layer holding the
+    block's weights (all drawn anew, so a swapped or skipped part cannot agree by accident)."""
+    block = TransformerDecoderBlock(2, 12)
+    block(X)
+    rng = np.random.default_rng(9)
+    for weight in block.weights:
+        noise = rng.standard_normal(tuple(weight.shape)).astype("float32") * 0.3
+        weight.assign(noise + 1.0 if "gamma" in weight.path else noise)
+    attention = keras.layers.MultiHeadAttention(2, 4)
+    attention(X, X)
+    attention.set_weights([numpy(w) for w in block.attention.weights])
+    hidden, out = keras.layers.Dense(12, activation="gelu"), keras.layers.Dense(8)
+    hidden.build(X.shape)
+    out.build((*X.shape[:-1], 12))
+    hidden.set_weights(block.feed_forward.layers[0].get_weights())
+    out.set_weights(block.feed_forward.layers[1].get_weights())
+    norm1, norm2 = keras.layers.LayerNormalization(epsilon=1e-6), keras.layers.LayerNormalization(epsilon=1e-6)
+    for norm, source in ((norm1, block.norm1), (norm2, block.norm2)):
+        norm.build(X.shape)
+        norm.set_weights(source.get_weights())
+    normed = norm1(X)
+    h = ops.add(X, attention(normed, normed, use_causal_mask=True))
+    expected = h + out(hidden(norm2(h)))
+    assert np.abs(numpy(block(X)) - numpy(expected)).max() <= 1e-5
+    keys = values = ops.zeros((3, 2, 7, 4))
+    cached, _, _ = block.call_cached(ops.convert_to_tensor(X), keys, values, 0)
+    assert np.abs(numpy(cached) - numpy(expected)).max() <= 1e-5
+
+
+def test_token_ids_outside_the_vocabulary_are_refused():
+    """On JAX an embedding lookup past the table returns NaN, and next_token turned a NaN row into token 0."""
+    model = small_model()
+    for bad in (11, -1):
+        ids = IDS.copy()
+        ids[1, 3] = bad
+        with pytest.raises(ValueError, match=rf"ids must be token ids in \[0, 10\] \(vocab_size=11\), got \[{bad}\]"):
+            model(ids)
+        with pytest.raises(ValueError, match=rf"ids must be token ids in \[0, 10\].*got \[{bad}\]"):
+            model.call_cached(ids[:, :5], model.new_cache(batch_size=2))
+        with pytest.raises(ValueError, match=rf"prompts must be token ids in \[0, 10\].*got \[{bad}\]"):
+            generate(model, ids[:, :5], 3)
+        with pytest.raises(ValueError, match=rf"prompts must be token ids in \[0, 10\].*got \[{bad}\]"):
+            generate(model, ids[:, :5], 3, use_cache=False)
+    cache = model.new_cache(batch_size=2)
+    with pytest.raises(ValueError, match="ids must be token ids"):
+        model.call_cached(np.full((2, 1), 11, "int32"), cache)
+    assert cache.length == 0, "a refused step leaves the cache as it was"
+    assert np.isfinite(numpy(model(np.full((2, 3), 10, "int32")))).all(), "the largest id is fine"
+
+
+def test_next_token_refuses_nan_logits():
+    logits = np.array([[0.0, 3.0, 1.0], [np.nan, np.nan, np.nan]], "float32")
+    rng = np.random.default_rng(0)
+    for temperature in (0.0, 1.0):
+        with pytest.raises(ValueError, match=r"logits must be numbers \(-inf rules a token out\), got nan in "
+                                             r"row\(s\) \[1\]"):
+            next_token(logits, temperature, rng=rng)
+    with pytest.raises(ValueError, match="got inf in row"):
+        next_token(np.array([[0.0, np.inf]]))
+    ruled_out = np.array([[-np.inf, 1.0, 2.0], [3.0, -np.inf, 0.0]], "float32")
+    np.testing.assert_array_equal(next_token(ruled_out), [2, 0])
+    draws = np.stack([next_token(ruled_out, 1.0, rng=rng) for _ in range(100)])
+    assert (draws[:, 0] != 0).all() and (draws[:, 1] != 1).all(), "a -inf logit is never drawn"
+
+
 def test_get_config_round_trips():
     for layer in (CausalSelfAttention(2, 4, dropout=0.1, name="a"), TransformerDecoderBlock(2, 12, 0.1, name="b")):
         clone = type(layer).from_config(layer.get_config())

@@ -109,6 +109,33 @@ def test_grouped_query_attention_round_trip_and_bad_input(tmp_path):
         mismatched.load_keras_weights(reference)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_grouped_query_attention_rope_equals_the_manual_apply_rope_path(causal):
+    """rope=True: project, rotate queries and keys with apply_rope (positions 0 … T - 1), then attention with
+    each key/value head repeated for its group of query heads, then the output projection."""
+    seq = np.random.default_rng(8).standard_normal((2, 9, 10)).astype("float32")
+    rotary, plain = GroupedQueryAttention(4, 6, 2, rope=True), GroupedQueryAttention(4, 6, 2)
+    rotary(seq, seq)
+    plain(seq, seq)
+    plain.set_weights([as_numpy(w) for w in rotary.weights])
+    got, weights = rotary(seq, seq, use_causal_mask=causal, return_attention_scores=True)
+
+    def project(kernel, bias):
+        return ops.einsum("btf,fhd->bhtd", seq, kernel) + bias[:, None]
+
+    q = apply_rope(project(rotary.query_kernel, rotary.query_bias))
+    k = repeat_kv_heads(apply_rope(project(rotary.key_kernel, rotary.key_bias)), 3)
+    v = repeat_kv_heads(project(rotary.value_kernel, rotary.value_bias), 3)
+    heads, expected_weights = scaled_dot_product_attention(q, k, v, mask=causal_mask(9, 9)[None] if causal else None)
+    expected = ops.einsum("bhtd,hdo->bto", heads, rotary.output_kernel) + rotary.output_bias
+    assert max_diff(weights, expected_weights) <= 1e-6
+    assert max_diff(got, expected) <= 1e-5
+    unrotated = plain(seq, seq, use_causal_mask=causal)
+    assert max_diff(got, unrotated) > 1e-2, "rope=False must differ: the rotation changes the scores"
+    q0 = project(rotary.query_kernel, rotary.query_bias)
+    assert max_diff(apply_rope(q0)[:, :, :1], q0[:, :, :1]) <= 1e-6, "position 0 is not rotated"
+
+
 def test_kv_cache_bytes_per_token():
     assert kv_cache_bytes_per_token(32, 128, num_layers=32) == 2 * 32 * 32 * 128 * 2
     assert kv_cache_bytes_per_token(1, 128) == 512
@@ -158,6 +185,16 @@ def test_rope_rotates_without_changing_lengths_and_position_zero_is_identity():
         rope_frequencies(7)
     with pytest.raises(ValueError, match="base must be > 1"):
         rope_frequencies(8, base=1.0)
+
+
+@pytest.mark.parametrize("positions", [np.arange(9), [0, 1, 2], range(11), np.arange(10)[None], 3,
+                                       ops.arange(9)], ids=["9", "list of 3", "range 11", "2-D", "scalar", "tensor"])
+def test_apply_rope_rejects_positions_of_the_wrong_length(positions):
+    x = np.zeros((2, 10, 8), "float32")
+    with pytest.raises(ValueError, match=r"positions must hold one position per row of x \(T = 10"):
+        apply_rope(x, positions=positions)
+    assert apply_rope(x, positions=np.arange(3, 13)).shape == x.shape
+    assert apply_rope(x, positions=ops.arange(10)).shape == x.shape
 
 
 @pytest.mark.parametrize("block_size", [1, 3, 16, 100])

@@ -81,6 +81,36 @@ def test_head_splitting_two_ways_agree():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(course_layers.merge_heads_from_batch(on_batch, 4)), x)
 
 
+def test_head_splitting_rejects_widths_that_do_not_divide():
+    x = np.zeros((2, 5, 10), "float32")
+    with pytest.raises(ValueError, match=r"split_heads: num_heads must divide x's last dimension \(10\), "
+                                         r"got num_heads=3"):
+        course_layers.split_heads(x, 3)
+    with pytest.raises(ValueError, match=r"split_heads_on_batch: num_heads must divide x's last dimension \(10\), "
+                                         r"got num_heads=4"):
+        course_layers.split_heads_on_batch(x, 4)
+    with pytest.raises(ValueError, match=r"merge_heads_from_batch: num_heads must divide x's first dimension "
+                                         r"\(2\), got num_heads=3"):
+        course_layers.merge_heads_from_batch(x, 3)
+    with pytest.raises(ValueError, match=r"merge_heads needs x of shape \(batch, num_heads, T, d\), "
+                                         r"got shape \(2, 5, 10\)"):
+        course_layers.merge_heads(x)
+    with pytest.raises(ValueError, match="split_heads needs x of rank 3"):
+        course_layers.split_heads(x[0], 2)
+    with pytest.raises(ValueError, match="num_heads must be an integer >= 1, got 0"):
+        course_layers.split_heads(x, 0)
+
+
+@pytest.mark.parametrize("lengths, match", [((0, 4), "query_length must be an integer >= 1, got 0"),
+                                            ((3, -1), "key_length must be an integer >= 1, got -1"),
+                                            ((2.5, 4), r"query_length must be an integer >= 1, got 2.5 \(float\)")])
+def test_causal_mask_rejects_bad_lengths(lengths, match):
+    with pytest.raises(ValueError, match=match):
+        course_layers.causal_mask(*lengths)
+    assert keras.ops.convert_to_numpy(course_layers.causal_mask(np.int64(2), 3)).tolist() == \
+        [[[True, False, False], [True, True, False]]]
+
+
 def test_multi_head_attention_round_trip_and_bad_input(tmp_path):
     inputs = keras.Input((5, 8))
     hidden = TransformerEncoderBlock(2, 16)(inputs)
@@ -194,18 +224,60 @@ def test_keras_ignores_a_query_mask_argument():
     assert np.all(weights[0, :, 2:] == 0) and np.all(weights[0, :, :2].sum(-1) > 0.99)
 
 
+def _randomise(layer, seed):
+    """Every weight of ``layer`` drawn anew (LayerNorm scales near 1, biases non-zero), so that a formula that
+    swaps or skips a part cannot agree by accident."""
+    rng = np.random.default_rng(seed)
+    for weight in layer.weights:
+        noise = rng.standard_normal(tuple(weight.shape)).astype("float32") * 0.3
+        weight.assign(noise + 1.0 if "gamma" in weight.path else noise)
+
+
+def _independent_block_parts(block, x, activation):
+    """Fresh Keras layers holding the block's weights: MultiHeadAttention, the two Dense, the two LayerNorms."""
+    heads = block.num_heads
+    attention = keras.layers.MultiHeadAttention(heads, x.shape[-1] // heads)
+    attention(x, x)
+    attention.set_weights([keras.ops.convert_to_numpy(w) for w in block.attention.weights])
+    hidden, out = keras.layers.Dense(block.ff_dim, activation=activation), keras.layers.Dense(x.shape[-1])
+    hidden.build(x.shape)
+    out.build((*x.shape[:-1], block.ff_dim))
+    hidden.set_weights(block.feed_forward.layers[0].get_weights())
+    out.set_weights(block.feed_forward.layers[1].get_weights())
+    norms = []
+    for source in (block.norm1, block.norm2):
+        norm = keras.layers.LayerNormalization(epsilon=1e-6)
+        norm.build(x.shape)
+        norm.set_weights(source.get_weights())
+        norms.append(norm)
+    return attention, (lambda h: out(hidden(h))), norms
+
+
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_encoder_block_norm_placement(norm_first, tmp_path):
+def test_encoder_block_equals_its_formula_from_independent_keras_layers(norm_first):
     x = np.random.default_rng(4).standard_normal((2, 5, 8)).astype("float32") * 3 + 1
     block = TransformerEncoderBlock(2, 16, norm_first=norm_first)
+    block(x)
+    _randomise(block, 5)
+    attention, feed_forward, (norm1, norm2) = _independent_block_parts(block, x, "relu")
+    if norm_first:           # x + MHA(LN1(x)), then + FF(LN2(·)): the output is not normalised
+        h = keras.ops.add(x, attention(norm1(x), norm1(x)))
+        expected = h + feed_forward(norm2(h))
+    else:                    # LN1(x + MHA(x)), then LN2(· + FF(·))
+        h = norm1(keras.ops.add(x, attention(x, x)))
+        expected = norm2(h + feed_forward(h))
     out = keras.ops.convert_to_numpy(block(x))
-    residual = x + keras.ops.convert_to_numpy(block.attention(block.norm1(x), block.norm1(x)))
-    if norm_first:           # the last operation is a residual sum: the output is not normalised
-        expected = residual + keras.ops.convert_to_numpy(block.feed_forward(block.norm2(residual)))
-        np.testing.assert_allclose(out, expected, atol=1e-5)
-    else:                    # post-norm ends with LayerNorm: zero mean, unit variance per position
-        np.testing.assert_allclose(out.mean(-1), 0, atol=1e-5)
-        np.testing.assert_allclose(out.std(-1), 1, atol=1e-3)
+    assert np.abs(out - keras.ops.convert_to_numpy(expected)).max() <= 1e-5
+    if not norm_first:       # post-norm ends with LayerNorm: undo its scale and shift, zero mean and unit variance
+        gamma, beta = (keras.ops.convert_to_numpy(w) for w in (block.norm2.gamma, block.norm2.beta))
+        normalised = (out - beta) / gamma
+        np.testing.assert_allclose(normalised.mean(-1), 0, atol=1e-4)
+        np.testing.assert_allclose(normalised.std(-1), 1, atol=1e-3)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_block_round_trip(norm_first, tmp_path):
+    x = np.random.default_rng(4).standard_normal((2, 5, 8)).astype("float32") * 3 + 1
     inputs = keras.Input((5, 8))
     model = keras.Model(inputs, TransformerEncoderBlock(2, 16, norm_first=norm_first)(inputs))
     model.save(tmp_path / "block.keras")
@@ -214,6 +286,40 @@ def test_encoder_block_norm_placement(norm_first, tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
     with pytest.raises(ValueError, match="norm_first must be True or False, got 1"):
         TransformerEncoderBlock(2, 16, norm_first=1)
+
+
+def test_multi_head_attention_dropout_acts_on_the_weights_like_keras():
+    """training=True drops attention weights (scaled by 1 / (1 - rate)); Keras' explicit path does the same.
+    Over many independent draws (a batch of copies) both have the inference output as mean and the variance
+    that dropping each weight independently gives."""
+    rate, copies = 0.4, 4000
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(6)
+    query, value = rng.standard_normal((1, 3, 6)).astype("float32"), rng.standard_normal((1, 5, 6)).astype("float32")
+    query, value = np.repeat(query, copies, axis=0), np.repeat(value, copies, axis=0)
+    reference, ours = keras.layers.MultiHeadAttention(2, 4, dropout=rate), MultiHeadAttention(2, 4, dropout=rate)
+    reference(query[:1], value[:1])
+    ours(query[:1], value[:1])
+    ours.load_keras_weights(reference)
+    inference, weights = (keras.ops.convert_to_numpy(t) for t in
+                          ours(query[:1], value[:1], return_attention_scores=True, training=False))
+    np.testing.assert_allclose(inference, keras.ops.convert_to_numpy(reference(query[:1], value[:1])), atol=1e-5)
+    # Var(out_o) = rate / (1 - rate) · Σ_h Σ_j w_hj² a_hjo², a_hjo: value j of head h through the output kernel
+    projected = np.einsum("tf,fhd->htd", value[0], keras.ops.convert_to_numpy(ours.value_kernel)) \
+        + keras.ops.convert_to_numpy(ours.value_bias)[:, None]
+    through = np.einsum("hjd,hdo->hjo", projected, keras.ops.convert_to_numpy(ours.output_kernel))
+    variance = rate / (1 - rate) * np.einsum("hqj,hjo->qo", weights[0] ** 2, through**2)
+    draws = {}
+    for name, layer in (("ours", ours), ("keras", reference)):
+        draws[name] = keras.ops.convert_to_numpy(layer(query, value, training=True))
+        assert np.abs(draws[name] - inference).max() > 0.1, f"{name}: training=True must drop weights"
+        np.testing.assert_allclose(draws[name].mean(0), inference[0], atol=5 * np.sqrt(variance.max() / copies))
+        np.testing.assert_allclose(draws[name].var(0), variance, rtol=0.15)
+    np.testing.assert_allclose(draws["ours"].var(0), draws["keras"].var(0), rtol=0.2)
+    rows = draws["ours"].reshape(copies, -1)
+    assert len(np.unique(rows.round(5), axis=0)) > copies // 10, "every copy draws its own mask"
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(query[:2], value[:2], training=False)),
+                               np.repeat(inference, 2, axis=0), atol=1e-6)        # inference: no dropout
 
 
 def test_scaled_embedding_stays_dense_in_an_encoder_block():

@@ -60,16 +60,35 @@ def test_steps_per_execution_is_one_on_torch_only():
         helpers.steps_per_execution(0)
 
 
-def test_one_cpu_thread_on_torch_only_and_restores_the_count():
-    if helpers.backend() != "torch":
-        with helpers.one_cpu_thread():
-            pass                                      # a no-op elsewhere
-        return
-    import torch
+def test_one_cpu_thread_is_a_no_op_off_torch():
+    if helpers.backend() == "torch":
+        pytest.skip("the PyTorch behaviour is tested below")
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    before = None if torch is None else torch.get_num_threads()
+    with helpers.one_cpu_thread():
+        if torch is not None:
+            assert torch.get_num_threads() == before, "TensorFlow and JAX: PyTorch's thread count is left alone"
+    if torch is not None:
+        assert torch.get_num_threads() == before
 
-    before = torch.get_num_threads()
-    with pytest.raises(RuntimeError, match="inside"):
+
+def test_one_cpu_thread_on_torch_sets_one_thread_and_restores_the_count():
+    torch = pytest.importorskip("torch")
+    if helpers.backend() != "torch":
+        pytest.skip(f"the Keras backend is {helpers.backend()}, not torch")
+    original = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)                      # not 1, so that a missing restore shows
         with helpers.one_cpu_thread():
             assert torch.get_num_threads() == 1
-            raise RuntimeError("inside")
-    assert torch.get_num_threads() == before
+        assert torch.get_num_threads() == 3
+        with pytest.raises(RuntimeError, match="inside"):
+            with helpers.one_cpu_thread():
+                assert torch.get_num_threads() == 1
+                raise RuntimeError("inside")
+        assert torch.get_num_threads() == 3, "restored after an error too"
+    finally:
+        torch.set_num_threads(original)

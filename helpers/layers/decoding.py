@@ -231,7 +231,9 @@ class DecoderOnlyTransformer(keras.Model):
 
     Call arguments
     --------------
-    ids : int (batch, T), T <= max_length.
+    ids : int (batch, T), T <= max_length, each in [0, vocab_size). Ids known when the model is
+        called (NumPy, an eager tensor; always in :meth:`call_cached` and :func:`generate`) are
+        checked: one outside the vocabulary is a ``ValueError`` (JAX's lookup would return NaN).
     training : bool or None
 
     Returns
@@ -275,6 +277,7 @@ class DecoderOnlyTransformer(keras.Model):
         if length is not None and start + length > self.max_length:
             raise ValueError(f"positions {start}…{start + length - 1} do not fit: this model has "
                              f"max_length={self.max_length}")
+        _check_token_ids("ids", _values_if_known(ids), self.vocab_size)
 
     def call(self, ids, training=None):
         self._check_ids(ids)
@@ -317,6 +320,46 @@ class DecoderOnlyTransformer(keras.Model):
                 "dropout": self.dropout, "name": self.name}
 
 
+def _values_if_known(x):
+    """``x`` as a NumPy array when its values exist now (NumPy, an eager tensor), else None: a symbolic or
+    traced tensor (Keras building a model; ``fit``/``predict`` compiled by TensorFlow or JAX), whose values
+    only exist when the graph runs."""
+    if isinstance(x, (np.ndarray, list, tuple)):
+        return np.asarray(x)
+    if isinstance(x, keras.KerasTensor):
+        return None
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return x.numpy() if tf.executing_eagerly() and hasattr(x, "numpy") else None
+    if name == "jax":
+        import jax
+
+        try:
+            return np.asarray(x)
+        except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+            return None
+    if name == "torch":
+        import torch
+
+        if isinstance(x, torch.Tensor) and x.device.type == "meta":      # Keras' shape inference on PyTorch
+            return None
+    return ops.convert_to_numpy(x)
+
+
+def _check_token_ids(name: str, values, vocab_size: int) -> None:
+    """A ValueError naming ``name`` and the offending ids unless every id is in [0, vocab_size);
+    ``values`` None (not known yet) passes. Out of range, an embedding lookup fails on TensorFlow and
+    PyTorch but returns NaN on JAX, and a NaN row of logits decodes to token 0 without a word."""
+    if values is None or values.size == 0:
+        return
+    bad = (values < 0) | (values >= vocab_size)
+    if bad.any():
+        raise ValueError(f"{name} must be token ids in [0, {vocab_size - 1}] (vocab_size={vocab_size}), got "
+                         f"{sorted(set(values[bad].tolist()))[:10]} at {int(bad.sum())} position(s)")
+
+
 def next_token(logits, temperature: float = 0.0, top_k: int | None = None, rng=None):
     """Pick one token per row from next-token logits (batch, vocab): greedy or sampled.
 
@@ -330,11 +373,23 @@ def next_token(logits, temperature: float = 0.0, top_k: int | None = None, rng=N
     Returns
     -------
     int32 (batch,)
+
+    Raises
+    ------
+    ValueError
+        For NaN or +inf logits (-inf is allowed: it rules a token out), which would otherwise
+        decode to token 0 without a word.
     """
     temperature = check_float("temperature", temperature, 0.0)
     logits = np.asarray(ops.convert_to_numpy(logits), dtype=np.float64)
     if logits.ndim != 2:
         raise ValueError(f"logits must have shape (batch, vocab), got {logits.shape}")
+    bad = np.isnan(logits) | np.isposinf(logits)
+    if bad.any():           # a NaN row would decode to token 0 (argmax, or no cumulative sum reached)
+        rows = np.flatnonzero(bad.any(axis=-1))
+        raise ValueError(f"logits must be numbers (-inf rules a token out), got {logits[bad][0]} in row(s) "
+                         f"{rows[:10].tolist()}; a NaN often comes from a token id outside the vocabulary "
+                         "or from a training run that diverged")
     if top_k is not None:
         top_k = check_int("top_k", top_k, 1, logits.shape[-1])
     if temperature == 0.0:
@@ -380,6 +435,7 @@ def generate(model: DecoderOnlyTransformer, prompts, steps: int, temperature: fl
     if prompts.ndim != 2 or prompts.shape[1] < 1 or not np.issubdtype(prompts.dtype, np.integer):
         raise ValueError(f"prompts must be integer ids of shape (batch, P) with P >= 1, got {prompts.dtype} "
                          f"{prompts.shape}")
+    _check_token_ids("prompts", prompts, model.vocab_size)
     steps = check_int("steps", steps, 1)
     if prompts.shape[1] + steps - 1 > model.max_length:       # the last new token is never fed back
         raise ValueError(f"prompt length {prompts.shape[1]} + steps={steps} - 1 exceeds the model's "

@@ -95,7 +95,7 @@ def apply_rope(x, positions=None, base: float = 10000.0):
     x : (..., T, d) with d even
         Queries or keys, heads on any leading axis.
     positions : int array (T,), optional
-        Position of each row; ``None`` means ``0 … T - 1``.
+        Position of each row; ``None`` means ``0 … T - 1``. Another length than T is a ``ValueError``.
     base : float
         > 1; larger means slower rotations.
 
@@ -104,11 +104,18 @@ def apply_rope(x, positions=None, base: float = 10000.0):
     Same shape and dtype as ``x``.
     """
     x = ops.convert_to_tensor(x)
-    depth = x.shape[-1]
+    depth = x.shape[-1] if len(x.shape) >= 2 else None
     if depth is None or depth % 2:
         raise ValueError(f"apply_rope needs an even, known last dimension, got shape {tuple(x.shape)}")
-    if positions is None and isinstance(x.shape[-2], int):      # a known length (not None, not symbolic)
-        positions = np.arange(x.shape[-2])
+    length = x.shape[-2] if isinstance(x.shape[-2], int) else None      # known (not None, not symbolic)
+    if positions is not None:
+        known = np.shape(positions) if isinstance(positions, (np.ndarray, list, tuple, range)) else \
+            tuple(getattr(positions, "shape", ()))
+        if len(known) != 1 or (length is not None and isinstance(known[0], int) and known[0] != length):
+            raise ValueError(f"positions must hold one position per row of x (T = {x.shape[-2]}, x of shape "
+                             f"{tuple(x.shape)}), got positions of shape {tuple(known)}")
+    if positions is None and length is not None:
+        positions = np.arange(length)
     if positions is None or not isinstance(positions, (np.ndarray, list, tuple, range)):
         # positions only known when the graph runs: angles in float32
         positions = ops.arange(ops.shape(x)[-2]) if positions is None else positions

@@ -3,6 +3,8 @@ the causal mask, ``MultiHeadAttention``, sinusoidal positions, ``TransformerEnco
 
 from __future__ import annotations
 
+import numbers
+
 import keras
 import numpy as np
 from keras import layers, ops
@@ -12,11 +14,31 @@ from helpers.layers.self_attention import scaled_dot_product_attention
 from helpers.layers._common import PACKAGE, _check_dropout, copy_projections
 
 
+def _static_shape(x) -> tuple:
+    """The shape of ``x`` as far as it is known now: ints, and None (or a tensor) where it is symbolic."""
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def _check_heads_divide(function: str, x, num_heads, axis: int, axis_name: str) -> int:
+    """``num_heads`` as an int; a ValueError naming it and ``x``'s size on ``axis`` unless that size is a
+    multiple of it (sizes unknown until the graph runs are not checked)."""
+    num_heads = check_int("num_heads", num_heads, 1)
+    shape = _static_shape(x)
+    if len(shape) != 3:
+        raise ValueError(f"{function} needs x of rank 3, got shape {shape}")
+    size = shape[axis]
+    if isinstance(size, numbers.Integral) and size % num_heads:
+        raise ValueError(f"{function}: num_heads must divide x's {axis_name} ({size}), got num_heads={num_heads}")
+    return num_heads
+
+
 def split_heads(x, num_heads: int):
     """(batch, T, num_heads · d) → (batch, num_heads, T, d) by reshape and transpose.
 
     Introduced in notebooks/06_multi_head_attention.ipynb, with :func:`split_heads_on_batch`.
+    A width that ``num_heads`` does not divide is a ``ValueError``.
     """
+    num_heads = _check_heads_divide("split_heads", x, num_heads, -1, "last dimension")
     batch, length = ops.shape(x)[0], ops.shape(x)[1]
     x = ops.reshape(x, (batch, length, num_heads, ops.shape(x)[-1] // num_heads))
     return ops.transpose(x, (0, 2, 1, 3))
@@ -24,6 +46,8 @@ def split_heads(x, num_heads: int):
 
 def merge_heads(x):
     """Inverse of :func:`split_heads`: (batch, num_heads, T, d) → (batch, T, num_heads · d)."""
+    if len(_static_shape(x)) != 4:
+        raise ValueError(f"merge_heads needs x of shape (batch, num_heads, T, d), got shape {_static_shape(x)}")
     x = ops.transpose(x, (0, 2, 1, 3))
     return ops.reshape(x, (ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2] * ops.shape(x)[3]))
 
@@ -35,11 +59,13 @@ def split_heads_on_batch(x, num_heads: int):
     so that one ordinary (batched) attention call serves every head. Rows
     ``h · batch … (h + 1) · batch - 1`` are head ``h``.
     """
+    num_heads = _check_heads_divide("split_heads_on_batch", x, num_heads, -1, "last dimension")
     return ops.concatenate(ops.split(x, num_heads, axis=-1), axis=0)
 
 
 def merge_heads_from_batch(x, num_heads: int):
     """Inverse of :func:`split_heads_on_batch`: (num_heads · batch, T, d) → (batch, T, num_heads · d)."""
+    num_heads = _check_heads_divide("merge_heads_from_batch", x, num_heads, 0, "first dimension")
     return ops.concatenate(ops.split(x, num_heads, axis=0), axis=-1)
 
 
@@ -47,8 +73,13 @@ def causal_mask(query_length: int, key_length: int):
     """Bool (1, query_length, key_length): position i may attend to keys 0 … i only.
 
     Aligned like ``keras.layers.MultiHeadAttention(use_causal_mask=True)``: query i sees
-    key j when j <= i.
+    key j when j <= i. A length known now must be an integer >= 1 (a symbolic one, known
+    only when the graph runs, is taken as it is).
     """
+    if isinstance(query_length, numbers.Real):
+        query_length = check_int("query_length", query_length, 1)
+    if isinstance(key_length, numbers.Real):
+        key_length = check_int("key_length", key_length, 1)
     rows = ops.expand_dims(ops.arange(query_length), 1)
     cols = ops.expand_dims(ops.arange(key_length), 0)
     return ops.expand_dims(cols <= rows, 0)

@@ -137,6 +137,10 @@ class AttentionDecoder(layers.Layer):
       the GRU reads the previous character and the context ``c_t``; ``h̃_t = tanh(W_c [s_t; c_t])``;
     - ``score=None``: no attention at all, ``h̃_t = tanh(W_c s_t)`` (the fixed-size baseline).
 
+    ``input_feeding`` applies to ``query="current"`` only; ``query="previous"`` with
+    ``input_feeding=False``, and ``score=None`` with ``query="previous"``, would be silently
+    ignored, so they are a ``ValueError``.
+
     ``score``, ``alignment``, ``attention_units`` and ``window`` are those of
     :class:`Seq2SeqAttention`.
 
@@ -164,6 +168,13 @@ class AttentionDecoder(layers.Layer):
             raise ValueError(f"query must be one of {self.QUERIES}, got {query!r}")
         if input_feeding not in (True, False):
             raise ValueError(f"input_feeding must be True or False, got {input_feeding!r}")
+        if query == "previous" and not input_feeding:
+            raise ValueError("input_feeding=False has no effect with query='previous' (the GRU reads the context "
+                             "c_t instead of h̃_{t-1}); got query='previous', input_feeding=False: use "
+                             "query='current' to turn input feeding off")
+        if score is None and query == "previous":
+            raise ValueError("query='previous' needs attention: with score=None there is no query; got "
+                             "score=None, query='previous'")
         self.score, self.alignment, self.query, self.input_feeding = score, alignment, query, input_feeding
         self.attention_units, self.window = attention_units, window
         self.cell = layers.GRUCell(self.units, name="gru_cell")
