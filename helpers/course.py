@@ -296,7 +296,10 @@ def run(only: list[str] | None = None, parameters: dict | None = None,
                                            "metrics": readme.headline(source.stem, metrics)}
             nbformat.write(executed, source)
         rows.append({"notebook": source.stem, "backend": backend, "seconds": round(seconds, 1),
-                     "status": status, "failure": failure, "metrics": metrics})
+                     "status": status, "failure": failure, "metrics": metrics,
+                     "seed": {**default_parameters(source), **(parameters or {})}.get("SEED"),
+                     "overrides": {k: v for k, v in (parameters or {}).items() if k != "SEED"},
+                     "claims": report.split_claims(report.load(source.stem, results))})
     table = summary_table(rows)
     (build_dir / "summary.md").write_text(table + "\n", encoding="utf-8")
     (build_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

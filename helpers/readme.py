@@ -119,7 +119,8 @@ NOTEBOOKS = {
 
 
 def load_runs(sweep_files: list[Path]) -> list[dict]:
-    """Every run of the given ``sweep.json`` files, each with its backend, seed, status, metrics and claims.
+    """Every run of the given ``sweep.json`` files (or a ``run``'s ``summary.json``), each with its backend, seed,
+    status, metrics and claims.
 
     Runs recorded before the sweep stored claims get them from the results file beside the executed notebook.
     """
@@ -132,6 +133,8 @@ def load_runs(sweep_files: list[Path]) -> list[dict]:
             raise ValueError(f"{sweep_file}: no such sweep file; run `python -m helpers.course sweep` first") from None
         except json.JSONDecodeError as error:
             raise ValueError(f"{sweep_file} is not valid JSON ({error}); run that sweep again") from None
+        if isinstance(stored, list):           # a `run` (or `render`): build/summary.json, one row per notebook
+            stored = {"runs": [row for row in stored if row.get("seed") is not None], "parameters": {}}
         for run in stored["runs"]:
             run = dict(run)
             if "claims" not in run:
@@ -139,7 +142,7 @@ def load_runs(sweep_files: list[Path]) -> list[dict]:
                 run["claims"] = (json.loads(results.read_text(encoding="utf-8")).get("claims", {})
                                  if results.is_file() else {})
             run["backend"] = run.get("backend") or DEFAULT_BACKEND
-            run["overrides"] = stored.get("parameters") or {}
+            run["overrides"] = run.get("overrides", stored.get("parameters") or {})
             runs.append(run)
     return runs
 
