@@ -25,6 +25,8 @@ from helpers import calibration, claims, paths
 README = paths.REPO_ROOT / "README.md"
 SUMMARY_FILE = claims.SUMMARY_FILE
 CALIBRATION_SEEDS = list(range(10))
+#: The fewest calibration seeds from which a claim's range is stored (and printed by ``helpers.claim``).
+MIN_SEEDS = 5
 DEFAULT_BACKEND = "tensorflow"
 BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 MARKERS = {"notebooks": ("<!-- table:notebooks (python -m helpers.course table) -->", "<!-- /table:notebooks -->"),
@@ -160,7 +162,8 @@ def summarize(runs: list[dict], wall_seconds: dict[str, float] | None = None) ->
             entry = {"seeds": [run["seed"] for run in calibrating],
                      "failed": {str(run["seed"]): run["failure"] for run in calibrating if run["status"] != "ok"},
                      "metrics": _metric_stats(calibrating),
-                     "claims": calibration.claim_stats(calibrating)}
+                     # a claim's range over fewer seeds says little: below MIN_SEEDS it is left uncalibrated
+                     "claims": calibration.claim_stats(calibrating) if len(calibrating) >= MIN_SEEDS else {}}
             seed0 = [run for run in calibrating if run["seed"] == 0]
             if wall_seconds and stem in wall_seconds:
                 entry["wall_seconds"] = wall_seconds[stem]
@@ -210,11 +213,13 @@ def notebook_table(summary: dict) -> str:
     swept = summary["notebooks"]
     flagged = sorted(f"{name} ({stem[:2]})" for stem, entry in swept.items()
                      for name in calibration.flagged(entry["claims"]))
-    calibrated = sum(1 for entry in swept.values() if entry["seeds"] == CALIBRATION_SEEDS)
-    lines += ["", f"Claims: {sum(len(e['claims']) for e in swept.values())} claims in {len(swept)} notebooks "
-              f"measured over the calibration seeds ({calibrated} of {len(NOTEBOOKS)} notebooks over all of "
-              f"seeds 0–9); " + (f"flagged (margin under one spread, or failed at a seed): {', '.join(flagged)}."
-                                  if flagged else "none flagged (every margin is at least one spread).")]
+    calibrated = sorted(stem[:2] for stem, entry in swept.items() if entry["claims"])
+    full = sorted(stem[:2] for stem, entry in swept.items() if entry["seeds"] == CALIBRATION_SEEDS)
+    lines += ["", f"Claims calibrated over seeds (at least {MIN_SEEDS}) in notebooks {', '.join(calibrated) or 'none'}"
+              f" ({sum(len(swept[s]['claims']) for s in swept)} claims; over all of seeds 0–9: "
+              f"{', '.join(full) or 'none'}); "
+              + (f"flagged (margin under one spread, or failed at a seed): {', '.join(flagged)}."
+                 if flagged else "none flagged (every margin is at least one spread).")]
     if held_out_seeds:
         held_notebooks = sorted(stem[:2] for stem, entry in swept.items() if entry.get("held_out"))
         lines.append(f"Held-out seeds {claims.seed_text(sorted(held_out_seeds))}, never used to set a threshold, "

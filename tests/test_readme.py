@@ -50,13 +50,13 @@ def test_the_range_test_fails_for_a_metric_moved_outside():
 
 
 def test_table_writes_between_the_markers_only(tmp_path):
-    text = "intro\n{0}\nold\n{1}\nmiddle\n{2}\nold\n{3}\nend\n".format(*readme.MARKERS["notebooks"],
+    text = "intro\n{0}\nSTALE ROW\n{1}\nmiddle\n{2}\nSTALE ROW\n{3}\nend\n".format(*readme.MARKERS["notebooks"],
                                                                      *readme.MARKERS["backends"])
     target = tmp_path / "README.md"
     target.write_text(text)
     written = readme.write(SUMMARY, target)
     assert written.startswith("intro\n") and "\nmiddle\n" in written and written.endswith("end\n")
-    assert "old" not in written and readme.notebook_table(SUMMARY) in written
+    assert "STALE ROW" not in written and readme.notebook_table(SUMMARY) in written
 
 
 def test_missing_markers_are_a_clear_error(tmp_path):
@@ -88,3 +88,25 @@ def test_corrupt_summary_names_the_file(tmp_path):
     broken.write_text("{")
     with pytest.raises(ValueError, match="sweep-summary.json is not valid JSON"):
         readme.load_summary(broken)
+
+
+@pytest.mark.parametrize("path", course.notebooks(), ids=lambda p: p.stem)
+def test_claim_lines_in_the_render_quote_the_stored_calibration(path, monkeypatch):
+    """Each claim line a render shows ('✓ name = v (claim: ...); seeds 0-9 gave a–b') quotes the stored summary."""
+    import re
+
+    from helpers import claims
+
+    monkeypatch.setattr(claims, "_calibration_cache", None)
+    notebook = nbformat.read(path, as_version=4)
+    pattern = re.compile(r"^[✓✗] (?:claim )?([a-z0-9_]+) = \S+ \(claim: [^)]*\)(?: failed)?; (.*?)(?:; depends on|$)")
+    stale = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            for line in str(output.get("text", "")).splitlines():
+                match = pattern.match(line)
+                if match and match.group(2) != claims.calibration_text(match.group(1)):
+                    stale.append(f"{match.group(1)}: shows '{match.group(2)}', the summary says "
+                                 f"'{claims.calibration_text(match.group(1))}'")
+    assert not stale, f"{path.name}: re-render it (`python -m helpers.course render --only {path.stem[:2]}`): " \
+                      + "; ".join(stale)
