@@ -124,6 +124,8 @@ def calibration_text(name: str) -> str:
     found = calibration(name)
     if not found:
         return "not yet calibrated over seeds"
+    if found["min"] == found["max"]:
+        return f"seeds {seed_text(found['seeds'])} all gave {_fmt(found['min'])}"
     return f"seeds {seed_text(found['seeds'])} gave {_fmt(found['min'])}–{_fmt(found['max'])}"
 
 

@@ -140,3 +140,10 @@ def test_constant_values_have_infinite_margin_and_equality_claims_no_margin():
 def test_a_claim_missing_from_some_runs_is_measured_on_the_rest():
     runs = _runs([0.9, 0.95]) + [{"seed": 2, "claims": {}}]
     assert calibration.claim_stats(runs)["c"]["seeds"] == [0, 1]
+
+
+def test_a_claim_that_never_varied_says_so(capsys):
+    claims.SUMMARY_FILE.write_text(json.dumps({"notebooks": {"02_x": {"claims": {
+        "peak_xx": {"seeds": list(range(10)), "min": 10, "median": 10, "max": 10}}}}}))
+    helpers.claim("peak_xx", 10, 10, "==")
+    assert "seeds 0-9 all gave 10" in capsys.readouterr().out
