@@ -460,18 +460,19 @@ def _sweep(seeds, only, parameters, build_dir, merge, calibrate) -> int:
     return 0 if all(run["status"] == "ok" for run in runs) else 1
 
 
-def table(sweep_files: list[Path] | None = None, times: Path | None = None) -> int:
+def table(sweep_files: list[Path] | None = None, times: list[Path] | None = None) -> int:
     """Summarise sweeps into ``notebooks/sweep-summary.json`` and rewrite the README's tables from it."""
     from helpers import readme
 
     if sweep_files:
         wall = None
-        if times is not None:
+        for summary_file in times or []:
             try:
-                wall = {row["notebook"]: row["seconds"] for row in json.loads(times.read_text(encoding="utf-8"))
-                        if row["status"] == "ok"}
+                wall = {**(wall or {}), **{row["notebook"]: row["seconds"] for row in
+                                           json.loads(summary_file.read_text(encoding="utf-8"))
+                                           if row["status"] == "ok"}}
             except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
-                raise ValueError(f"--times {times}: not a readable `run` summary ({error})") from None
+                raise ValueError(f"--times {summary_file}: not a readable `run` summary ({error})") from None
         summary = readme.summarize(readme.load_runs(sweep_files), wall)
         print(f"wrote {readme.save_summary(summary)}")
     else:
@@ -516,9 +517,9 @@ def main(argv: list[str] | None = None) -> int:
                               help="sweep.json files to summarise, any backends and seeds (TensorFlow seeds 0-9: "
                                    "calibration; 10 and up: held out); without it, the README is rewritten "
                                    "from the stored summary")
-    table_parser.add_argument("--times", type=Path, default=None, metavar="SUMMARY_JSON",
-                              help="a `run`'s build/summary.json whose wall seconds the notebook table shows "
-                                   "(default: the sweep's seed-0 runs)")
+    table_parser.add_argument("--times", nargs="+", type=Path, default=None, metavar="SUMMARY_JSON",
+                              help="`run` or `render` summaries (build/summary.json) whose wall seconds the notebook "
+                                   "table shows, the last one winning (default: the sweep's seed-0 runs)")
     site_parser = commands.add_parser("site", help="build the course site (HTML) into build/site/")
     site_parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                              help="write the site here (default: build/site/)")
