@@ -43,8 +43,14 @@ def code_hash(notebook: nbformat.NotebookNode) -> str:
     return hashlib.sha256(json.dumps(sources).encode("utf-8")).hexdigest()
 
 
+#: Modules of the package that only the runner uses (no notebook imports them, directly or through
+#: ``import helpers``): a change there cannot change a notebook's outputs, so it does not make renders stale.
+RUNNER_ONLY = frozenset({"course.py", "notebooks.py", "calibration.py", "readme.py", "site.py", "__main__.py"})
+
+
 def helpers_hash(folder: Path | None = None) -> str:
-    """sha256 over every ``*.py`` file of the helpers package: its path (relative, sorted) and its content.
+    """sha256 over the ``*.py`` files of the helpers package that notebooks import: each file's path (relative,
+    sorted) and content; every file but the runner's own top-level modules (:data:`RUNNER_ONLY`).
 
     Hidden files and folders are left out. Line endings are normalised, so a checkout with CRLF line ends
     hashes as the committed files do.
@@ -52,7 +58,8 @@ def helpers_hash(folder: Path | None = None) -> str:
     folder = Path(folder or HELPERS_DIR)
     digest = hashlib.sha256()
     files = sorted((path.relative_to(folder).as_posix(), path) for path in folder.rglob("*.py")
-                   if not any(part.startswith(".") for part in path.relative_to(folder).parts))
+                   if not any(part.startswith(".") for part in path.relative_to(folder).parts)
+                   and path.relative_to(folder).as_posix() not in RUNNER_ONLY)
     for name, path in files:
         content = path.read_bytes().replace(b"\r\n", b"\n")
         digest.update(f"{name}\0{len(content)}\0".encode("utf-8"))

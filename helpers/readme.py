@@ -221,9 +221,10 @@ def notebook_table(summary: dict) -> str:
               + (f"flagged (margin under one spread, or failed at a seed): {', '.join(flagged)}."
                  if flagged else "none flagged (every margin is at least one spread).")]
     if held_out_seeds:
-        held_notebooks = sorted(stem[:2] for stem, entry in swept.items() if entry.get("held_out"))
-        lines.append(f"Held-out seeds {claims.seed_text(sorted(held_out_seeds))}, never used to set a threshold, "
-                     f"ran on notebooks {', '.join(held_notebooks)}: "
+        where = [f"{stem[:2]} at seed{'s' if len(entry['held_out']['seeds']) > 1 else ''} "
+                 f"{claims.seed_text(entry['held_out']['seeds'])}"
+                 for stem, entry in swept.items() if entry.get("held_out")]
+        lines.append(f"Held-out seeds (10 and up), never used to set a threshold, ran on notebook {'; '.join(where)}: "
                      + (f"failures: {', '.join(held_out_failures)}." if held_out_failures else "all passed."))
     return "\n".join(lines)
 

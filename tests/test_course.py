@@ -309,6 +309,31 @@ def test_the_real_helpers_hash_covers_the_layers():
     assert len(notebooks.helpers_hash()) == 64
 
 
+def test_runner_only_modules_do_not_make_renders_stale(tmp_path):
+    (tmp_path / "claims.py").write_text("x = 1\n")
+    (tmp_path / "course.py").write_text("y = 2\n")
+    before = notebooks.helpers_hash(tmp_path)
+    (tmp_path / "course.py").write_text("y = 3\n")
+    assert notebooks.helpers_hash(tmp_path) == before, "the runner's modules are not imported by notebooks"
+    (tmp_path / "claims.py").write_text("x = 2\n")
+    assert notebooks.helpers_hash(tmp_path) != before
+
+
+def test_no_notebook_or_imported_module_uses_the_runner_only_modules():
+    """The runner-only list is honest: neither the notebooks' code nor `import helpers` reaches those modules."""
+    import subprocess
+    import sys
+
+    for path in course.notebooks():
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        for module in notebooks.RUNNER_ONLY:
+            assert f"helpers.{module[:-3]}" not in code and f"import {module[:-3]}" not in code, (path.name, module)
+    script = ("import sys, helpers; print(' '.join(sorted(m for m in sys.modules if m.startswith('helpers.'))))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    runner = {f"helpers.{module[:-3]}" for module in notebooks.RUNNER_ONLY}
+    assert not runner & set(loaded), runner & set(loaded)
+
+
 def _copy_executor(calls):
     """A stand-in for papermill: 'executes' by copying the notebook, and notes the results folder it saw."""
     def execute(source, target, parameters):

@@ -79,7 +79,7 @@ def test_summary_of_runs_gives_ranges_claims_and_held_out(tmp_path):
     assert entry["metrics"]["test_accuracy"]["max"] == pytest.approx(0.99) and entry["wall_seconds"] == 20.0
     assert entry["claims"]["acc_xx"]["margin"] == pytest.approx((0.9 - 0.5) / 0.09)
     table = readme.notebook_table(summary)
-    assert "0.945 [0.9–0.99]" in table and "Held-out seeds 10-11" in table and "all passed" in table
+    assert "0.945 [0.9–0.99]" in table and "01 at seeds 10-11" in table and "all passed" in table
     json.dumps(summary)
 
 
