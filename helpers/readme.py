@@ -199,12 +199,13 @@ def notebook_table(summary: dict) -> str:
         if entry is None:
             lines.append(f"| {stem[:2]} | [{title}](notebooks/{stem}.ipynb) | {learn} | not swept | — |")
             continue
-        metrics = "; ".join(f"{label} {_range(entry['metrics'].get(key))}" for label, key, _ in specs)
+        metrics = "; ".join(f"{label} {_range(entry['metrics'].get(key), len(entry['seeds']))}"
+                            for label, key, _ in specs)
         seconds = entry.get("wall_seconds")
         wall = f"{seconds / 60:.1f} min ({seconds:.0f} s)" if seconds is not None else "—"
         seeds = entry["seeds"]
         if seeds != CALIBRATION_SEEDS:
-            metrics += f" (seeds {claims.seed_text(seeds)} only)"
+            metrics += f" (seed{'s' if len(seeds) > 1 else ''} {claims.seed_text(seeds)} only)"
         lines.append(f"| {stem[:2]} | [{title}](notebooks/{stem}.ipynb) | {learn} | {wall} | {metrics} |")
         held = entry.get("held_out")
         if held:
@@ -338,9 +339,11 @@ def _metric_stats(runs: list[dict]) -> dict[str, dict]:
             for key, v in values.items()}
 
 
-def _range(stat: dict | None) -> str:
+def _range(stat: dict | None, seeds: int = 2) -> str:
     if not stat:
         return "—"
+    if seeds == 1:
+        return _fmt(stat["median"])
     if stat["min"] == stat["max"]:
         return f"{_fmt(stat['median'])} (every seed)"
     return f"{_fmt(stat['median'])} [{_fmt(stat['min'])}–{_fmt(stat['max'])}]"
