@@ -3,90 +3,48 @@
 Run them with ``python -m pytest -m browser tests/browser`` after ``python -m pip install -r
 requirements-site.txt`` and ``apt-get install -y chromium`` (Debian). Playwright drives the system's Chromium
 (``executable_path``): downloading Playwright's own browsers needs the network. Screenshots go to
-``build/browser/``.
+``build/browser/``, and those of failed steps to ``build/browser/failed/`` (see ``browser_support.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import pytest
+from browser_support import (DEFAULT_TIMEOUT_MS, FAILED_DIR, LAB_SETTINGS, OFFLINE_ARGS, SERVER_START_S, SHOTS_DIR,
+                             Server, Steps, committed as _committed, free_port, stop, wait_for)
 
 from helpers import paths
-
-SHOTS_DIR = paths.BUILD_DIR / "browser"
-LAB_SETTINGS = paths.REPO_ROOT / "jupyterlab-settings"   # the course's overrides (no news pop-up)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 90) -> None:
-    """Poll ``url`` until it answers 200; fail with the server's log if it dies or takes too long."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        time.sleep(0.5)
-    pytest.fail(f"no answer from {url} within {seconds:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a server by its process id: SIGTERM, then SIGKILL if it has not exited within 20 s."""
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-@dataclass
-class Server:
-    url: str          # http://127.0.0.1:PORT
-    token: str
-    root: Path
 
 
 @pytest.fixture(scope="session")
 def committed():
-    """What a committed notebook holds: cells, PNG figures, whether its markdown has math, folded solutions."""
+    """What a committed notebook holds (``browser_support.Committed``)."""
     return _committed
-
-
-def _committed(path):
-    notebook = nbformat.read(path, as_version=4)
-    figures = sum("image/png" in output.get("data", {}) for cell in notebook.cells
-                  for output in cell.get("outputs", []))
-    has_math = any("$" in cell.source for cell in notebook.cells if cell.cell_type == "markdown")
-    folded = sum(bool(cell.metadata.get("jupyter", {}).get("source_hidden")) for cell in notebook.cells)
-    return len(notebook.cells), figures, has_math, folded
 
 
 @pytest.fixture(scope="session")
 def shots() -> Path:
     SHOTS_DIR.mkdir(parents=True, exist_ok=True)
     return SHOTS_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_old_failures():
+    """``build/browser/failed/`` holds the screenshots of this run's failed steps only."""
+    shutil.rmtree(FAILED_DIR, ignore_errors=True)
+
+
+@pytest.fixture
+def steps(request) -> Steps:
+    """The test's named steps: ``with steps("what"):``; a failing one is named, with a screenshot."""
+    return Steps(request.node.name)
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +54,8 @@ def browser():
     if executable is None:
         pytest.fail("no Chromium on PATH: `apt-get install -y chromium` (Debian)")
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable)
+        chromium = playwright.chromium.launch(executable_path=executable, args=OFFLINE_ARGS,
+                                              timeout=DEFAULT_TIMEOUT_MS)
         yield chromium
         chromium.close()
 
@@ -105,28 +64,36 @@ def browser():
 def lab(tmp_path_factory) -> Server:
     """JupyterLab as a new user meets it, serving a copy of the notebooks (runs and autosaves stay there).
 
-    The user's own Jupyter settings are not read or touched: config, settings, workspaces and runtime
-    folders are fresh temporary ones. The course's settings overrides are passed as the README does.
+    The user's own Jupyter and IPython folders are not read or touched: config, data (notebook signatures,
+    kernelspecs), settings, workspaces, runtime and the IPython profile are fresh temporary ones, and the
+    notebooks record their metrics in a temporary folder, not the course's ``results/``. The course's
+    settings overrides are passed as the README does. ``window.jupyterapp`` is exposed so that a test can ask
+    JupyterLab whether the kernel has really started (the status it shows reads "idle" before it has).
     """
+    # matplotlib's font cache, built now rather than by a kernel's first plot: a build that takes over 5 s
+    # prints "Matplotlib is building the font cache" on stderr, an error output in the notebook.
+    import matplotlib.font_manager  # noqa: F401
+
     home = tmp_path_factory.mktemp("lab-user")
     root = tmp_path_factory.mktemp("lab-root")
     shutil.copytree(paths.NOTEBOOKS_DIR, root / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, **{name: str(home / folder) for name, folder in (
-        ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTERLAB_SETTINGS_DIR", "settings"),
-        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("JUPYTER_RUNTIME_DIR", "runtime"))}}
+        ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"), (paths.RESULTS_ENV, "results"))}}
     log = home / "jupyterlab.log"
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                "--ServerApp.allow_root=True", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-               f"--LabApp.app_settings_dir={LAB_SETTINGS}"]
+               f"--LabApp.app_settings_dir={LAB_SETTINGS}", "--LabApp.expose_app_in_browser=True"]
     with log.open("w") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for(f"{url}/api/status?token={token}", process, log)
-        yield Server(url, token, root)
+        wait_for(f"{url}/api/status?token={token}", process, log, SERVER_START_S)
+        yield Server(url, token, root, log)
     finally:
         stop(process)
 
@@ -147,7 +114,7 @@ def site(tmp_path_factory) -> Server:
                                     "--directory", str(out)], stdout=output, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for(f"{url}/index.html", process, log, seconds=30)
-        yield Server(url, "", out)
+        wait_for(f"{url}/index.html", process, log, seconds=60)
+        yield Server(url, "", out, log)
     finally:
         stop(process)
