@@ -246,10 +246,12 @@ def _format_metric(value) -> str:
     return str(value)
 
 
-def _results(stem: str, folder: Path) -> tuple[dict, str]:
-    """A notebook's recorded metrics and the Keras backend that ran it (the environment's, if unrecorded)."""
-    metrics, backend = report.split_backend(report.load(stem, folder))
-    return metrics, backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+def _results(stem: str, folder: Path) -> tuple[dict, str, dict]:
+    """A notebook's recorded metrics, the Keras backend that ran it (the environment's, if unrecorded) and its
+    claims, from one read of its results file."""
+    recorded = report.load(stem, folder)
+    metrics, backend = report.split_backend(recorded)
+    return metrics, backend or os.environ.get("KERAS_BACKEND", "tensorflow"), report.split_claims(recorded)
 
 
 def summary_table(rows: list[dict]) -> str:
@@ -285,7 +287,7 @@ def run(only: list[str] | None = None, parameters: dict | None = None,
         status = "ok" if failure is None else "FAILED"
         print(f"    {status} in {seconds:.1f} s" + (f" — {failure}" if failure else ""),
               flush=True)
-        metrics, backend = _results(source.stem, results)
+        metrics, backend, made = _results(source.stem, results)
         if render and failure is None:
             from helpers import readme
 
@@ -299,7 +301,7 @@ def run(only: list[str] | None = None, parameters: dict | None = None,
                      "status": status, "failure": failure, "metrics": metrics,
                      "seed": {**default_parameters(source), **(parameters or {})}.get("SEED"),
                      "overrides": {k: v for k, v in (parameters or {}).items() if k != "SEED"},
-                     "claims": report.split_claims(report.load(source.stem, results))})
+                     "claims": made})
     table = summary_table(rows)
     (build_dir / "summary.md").write_text(table + "\n", encoding="utf-8")
     (build_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
@@ -431,8 +433,7 @@ def _sweep(seeds, only, parameters, build_dir, merge, calibrate) -> int:
             if not parameters and default_seed == seed:
                 injected = {}
             seconds, failure = _execute(source, executed_dir / source.name, injected)
-            metrics, backend = _results(source.stem, results)
-            made = report.split_claims(report.load(source.stem, results))
+            metrics, backend, made = _results(source.stem, results)
             failed_claims = [name for name, entry in made.items() if not entry.get("held", True)]
             if failure is None and failed_claims:           # recorded, not asserted (--calibrate)
                 failure = f"claims failed: {', '.join(failed_claims)}"

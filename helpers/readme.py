@@ -261,9 +261,7 @@ def backend_table(summary: dict) -> str:
 
 def write(summary: dict, readme: Path = README) -> str:
     """Rewrite the README's tables between their markers; return the new text."""
-    text = readme.read_text(encoding="utf-8")
-    for name, table in (("notebooks", notebook_table(summary)), ("backends", backend_table(summary))):
-        text = replace_between(text, *MARKERS[name], table, readme)
+    text = expected_readme(summary, readme)
     readme.write_text(text, encoding="utf-8")
     return text
 
@@ -298,7 +296,7 @@ def load_summary(path: Path = SUMMARY_FILE) -> dict:
 
 
 def save_summary(summary: dict, path: Path = SUMMARY_FILE) -> Path:
-    Path(path).write_text(json.dumps(summary, indent=1, sort_keys=True, default=_json_default) + "\n",
+    Path(path).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n",
                           encoding="utf-8")
     return Path(path)
 
@@ -357,9 +355,3 @@ def _fmt(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:.2g}" if abs(value) < 1e-3 else f"{value:.3g}"
-
-
-def _json_default(value):
-    if value == float("inf"):
-        return "inf"
-    raise TypeError(f"not JSON serialisable: {value!r}")
