@@ -38,14 +38,14 @@ NOTEBOOKS = {
     "01_weighted_sum_intuition": (
         "Attention is a weighted sum",
         "scores → softmax → weights; temperature; query, key and value; `keras.ops`; kernel regression as attention; "
-        "the article's three-line model is a softmax gate, and why its weights concentrate (the L2 mechanism, "
+        "the article's three-line model is a softmax re-weighting, and why its weights concentrate (the L2 mechanism, "
         "measured); attention is not an explanation by itself",
         [("mass on the informative feature with the L2 head", "attention_mass_informative", False),
          ("article's model", "article_model_attention_mass_informative", False),
          ("test accuracy", "test_accuracy", False)]),
     "02_timestep_attention": (
         "Attention over timesteps",
-        "the Permute → Dense(T, softmax) → Multiply gate as a layer, before vs after an LSTM, with a probe showing "
+        "the Permute → Dense(T, softmax) → Multiply re-weighting as a layer, before vs after an LSTM, with a probe showing "
         "which states know the label; attention pooling with a learned query, which runs at any length but does "
         "not generalise to it; a forecaster's driving lag read off its attention, and its train/validation gap "
         "taken apart",
@@ -54,9 +54,9 @@ NOTEBOOKS = {
          ("forecast MSE / naive", "forecast_mse_vs_naive", False)]),
     "03_dimension_attention": (
         "Attention over feature dimensions",
-        "the gate turned sideways, proven equal to the transpose trick; a summary that is flat by construction; "
+        "the re-weighting turned sideways, checked against the transpose trick; a summary that is flat by construction; "
         "why the mass stays below 1 (it rises with the head's L2, measured); permutation importance beside "
-        "attention, on a copy of the label where they need not agree",
+        "attention, on a copy of the label where they disagree",
         [("per-sample argmax on dim 5", "dim_argmax_hit_rate", False),
          ("mass on dim 5", "dim_mass_at_target", False),
          ("permutation importance of dim 5", "permutation_importance_at_target", False)]),
@@ -64,7 +64,7 @@ NOTEBOOKS = {
         "Translating dates with attention",
         "one additive-attention step by hand with shapes and the padding mask; a GRU encoder–decoder (final state "
         "+ input feeding) translating dates in 10 formats to ISO; dot/general/additive scores checked against "
-        "Keras; soft, argmax-at-inference and local-p attention, query s_t vs s_{t-1}; learning curves against a "
+        "Keras; soft, argmax-at-inference and local-p attention, Luong's decoder step vs Bahdanau's; learning curves against a "
         "no-attention baseline; alignment maps checked against the field spans",
         [("exact match, best variant", "exact_match", False),
          ("no attention after 3 epochs", "baseline_exact_match", False),

@@ -36,7 +36,9 @@ MATHJAX_PARTS = ("MathJax.js", "LICENSE", "config", "extensions", "fonts", "jax/
                  "jax/output/HTML-CSS")
 #: The file that marks a folder as made by :func:`build`: the only kind of non-empty folder it deletes.
 MARKER = ".course-site"
-_NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_[A-Za-z0-9_]+)\.ipynb\)")
+_NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_[A-Za-z0-9_]+\.ipynb|GLOSSARY\.md)\)")
+#: The course glossary: a page of the site beside the notebooks (its links to notebooks are relative to that folder).
+GLOSSARY = "GLOSSARY"
 
 
 def missing_packages() -> list[str]:
@@ -52,8 +54,8 @@ def home_page(readme: str, stems: list[str]) -> str:
         raise ValueError("README.md needs a '# title' and a '## The notebooks' section for the site's home page")
     intro = readme[readme.index(title) + len(title):start].strip()
     table = readme[start:end if end > 0 else None].strip()
-    table = _NOTEBOOK_LINK.sub(r"](\1.ipynb)", table)
-    toctree = "\n".join(["```{toctree}", ":hidden:", ":maxdepth: 1", "", *stems, "```"])
+    table = _NOTEBOOK_LINK.sub(r"](\1)", table)
+    toctree = "\n".join(["```{toctree}", ":hidden:", ":maxdepth: 1", "", *stems, GLOSSARY, "```"])
     return (f"{title}\n\n{intro}\n\n{table}\n\nEach page is a notebook as committed, with its outputs; "
             "solutions to the exercises are folded under their question. To run the notebooks yourself, "
             "follow the README's set-up and open them in JupyterLab.\n\n" + toctree + "\n")
@@ -140,6 +142,9 @@ def _assemble(source: Path) -> list[Path]:
         fold_solutions(notebook)
         link_home(notebook)
         nbformat.write(notebook, source / path.name)
+    glossary = paths.REPO_ROOT / "notebooks" / f"{GLOSSARY}.md"
+    glossary_text = re.sub(r"\]\(\.\./README\.md(#[^)]*)?\)", "](index.md)", glossary.read_text(encoding="utf-8"))
+    (source / glossary.name).write_text(glossary_text, encoding="utf-8")
     readme = (paths.REPO_ROOT / "README.md").read_text(encoding="utf-8")
     (source / "index.md").write_text(home_page(readme, [p.stem for p in notebooks]), encoding="utf-8")
     copy_mathjax(source / "_static" / "mathjax")

@@ -17,6 +17,7 @@ def test_home_page_keeps_the_readme_table_and_links_the_pages():
     assert "| 01 | [Attention is a weighted sum](01_weighted_sum_intuition.ipynb)" in page
     assert "](notebooks/" not in page and "## Set up" not in page
     assert page.rstrip().endswith("```") and all(stem in page.split("{toctree}")[1] for stem in stems)
+    assert "](GLOSSARY.md)" in page and site.GLOSSARY in page.split("{toctree}")[1]     # the glossary is a page
 
 
 def test_home_page_needs_a_title_and_the_table():
