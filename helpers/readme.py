@@ -45,18 +45,18 @@ NOTEBOOKS = {
          ("test accuracy", "test_accuracy", False)]),
     "02_timestep_attention": (
         "Attention over timesteps",
-        "the Permute → Dense(T, softmax) → Multiply re-weighting as a layer, before vs after an LSTM, with a probe showing "
-        "which states know the label; attention pooling with a learned query, which runs at any length but does "
-        "not generalise to it; a forecaster's driving lag read off its attention, and its train/validation gap "
-        "taken apart",
+        "the Permute → Dense(T, softmax) → Multiply re-weighting as a layer, before vs after an LSTM, with a probe "
+        "showing which states know the label; attention pooling with a learned query, which runs at any length "
+        "but does not generalise to it; a forecaster's driving lag read off its attention, and its train/validation "
+        "gap taken apart",
         [("test accuracy, attention before the LSTM", "before_lstm_test_accuracy", False),
          ("after the LSTM: mass on states that know y", "after_lstm_mass_on_states_that_know_y", False),
          ("forecast MSE / naive", "forecast_mse_vs_naive", False)]),
     "03_dimension_attention": (
         "Attention over feature dimensions",
-        "the re-weighting turned sideways, checked against the transpose trick; a summary that is flat by construction; "
-        "why the mass stays below 1 (it rises with the head's L2, measured); permutation importance beside "
-        "attention, on a copy of the label where they disagree",
+        "the re-weighting turned sideways, checked against the transpose trick; a summary that is flat by "
+        "construction; why the mass stays below 1 (it rises with the head's L2, measured); permutation importance "
+        "beside attention, on a copy of the label where they disagree",
         [("per-sample argmax on dim 5", "dim_argmax_hit_rate", False),
          ("mass on dim 5", "dim_mass_at_target", False),
          ("permutation importance of dim 5", "permutation_importance_at_target", False)]),
@@ -64,8 +64,8 @@ NOTEBOOKS = {
         "Translating dates with attention",
         "one additive-attention step by hand with shapes and the padding mask; a GRU encoder–decoder (final state "
         "+ input feeding) translating dates in 10 formats to ISO; dot/general/additive scores checked against "
-        "Keras; soft, argmax-at-inference and local-p attention, Luong's decoder step vs Bahdanau's; learning curves against a "
-        "no-attention baseline; alignment maps checked against the field spans",
+        "Keras; soft, argmax-at-inference and local-p attention, Luong's decoder step vs Bahdanau's; learning "
+        "curves against a no-attention baseline; alignment maps checked against the field spans",
         [("exact match, best variant", "exact_match", False),
          ("no attention after 3 epochs", "baseline_exact_match", False),
          ("alignment accuracy", "alignment_accuracy", False)]),
