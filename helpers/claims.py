@@ -161,6 +161,13 @@ def _number(argument: str, value) -> float:
 
 
 def _fmt(value: float) -> str:
+    """Four significant digits, never rounding a non-integer to an integer (0.9995 stays 0.9995, not 1)."""
     if value == int(value) and abs(value) < 1e6:
         return str(int(value))
-    return f"{value:.3g}" if abs(value) < 1e-2 else f"{value:.3f}".rstrip("0").rstrip(".")
+    if abs(value) >= 1e4:
+        return f"{value:.0f}"
+    for digits in (4, 6, 8):
+        text = f"{value:.{digits}g}"
+        if float(text) != int(float(text)):
+            return text
+    return repr(value)
