@@ -39,6 +39,7 @@ MARKER = ".course-site"
 _NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_[A-Za-z0-9_]+\.ipynb|GLOSSARY\.md)\)")
 #: The course glossary: a page of the site beside the notebooks (its links to notebooks are relative to that folder).
 GLOSSARY = "GLOSSARY"
+_README_LINK = re.compile(r"\]\(\.\./README\.md(#[^)]*)?\)")
 
 
 def missing_packages() -> list[str]:
@@ -65,7 +66,7 @@ def link_home(notebook: nbformat.NotebookNode) -> None:
     """Links to the README (the course overview in JupyterLab) point to the site's home page instead."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
-            cell.source = re.sub(r"\]\(\.\./README\.md(#[^)]*)?\)", "](index.md)", cell.source)
+            cell.source = _README_LINK.sub("](index.md)", cell.source)
 
 
 def fold_solutions(notebook: nbformat.NotebookNode) -> int:
@@ -143,8 +144,8 @@ def _assemble(source: Path) -> list[Path]:
         link_home(notebook)
         nbformat.write(notebook, source / path.name)
     glossary = paths.REPO_ROOT / "notebooks" / f"{GLOSSARY}.md"
-    glossary_text = re.sub(r"\]\(\.\./README\.md(#[^)]*)?\)", "](index.md)", glossary.read_text(encoding="utf-8"))
-    (source / glossary.name).write_text(glossary_text, encoding="utf-8")
+    (source / glossary.name).write_text(_README_LINK.sub("](index.md)", glossary.read_text(encoding="utf-8")),
+                                        encoding="utf-8")
     readme = (paths.REPO_ROOT / "README.md").read_text(encoding="utf-8")
     (source / "index.md").write_text(home_page(readme, [p.stem for p in notebooks]), encoding="utf-8")
     copy_mathjax(source / "_static" / "mathjax")
