@@ -85,7 +85,7 @@ def plot_attention_bars(weights, labels: Sequence | None = None, highlight=None,
 
 def plot_attention_heatmap(weights, x_tokens: Sequence, y_tokens: Sequence, ax=None,
                            title: str = "Attention map", xlabel: str = "attended (keys)",
-                           ylabel: str = "attending (queries)", colorbar: bool = True):
+                           ylabel: str = "attending (queries)", colorbar: bool = True, vmax: float | None = None):
     """Heat map of an attention matrix with the tokens on both axes.
 
     Introduced in notebooks/01_weighted_sum_intuition.ipynb.
@@ -100,6 +100,9 @@ def plot_attention_heatmap(weights, x_tokens: Sequence, y_tokens: Sequence, ax=N
     title, xlabel, ylabel : str
     colorbar : bool
         Draw a colour bar beside the map.
+    vmax : float or None
+        Top of the colour scale (the bottom is 0); ``None`` means the largest weight. Give several maps the
+        same ``vmax`` to put them on one scale.
 
     Returns
     -------
@@ -111,7 +114,9 @@ def plot_attention_heatmap(weights, x_tokens: Sequence, y_tokens: Sequence, ax=N
         raise ValueError(f"weights must have shape (len(y_tokens), len(x_tokens)) = {expected}, "
                          f"got {weights.shape}")
     ax = _axes(ax)
-    image = ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0)
+    if vmax is not None and not (np.isfinite(vmax) and vmax > 0):
+        raise ValueError(f"vmax must be a positive number or None, got {vmax!r}")
+    image = ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0, vmax=vmax)
     ax.set_xticks(np.arange(len(x_tokens)))
     ax.set_xticklabels([str(t) for t in x_tokens], fontsize=8)
     ax.set_yticks(np.arange(len(y_tokens)))

@@ -109,7 +109,18 @@ NOTEBOOKS = {
          ("parameters", "decoder_parameters", False),
          ("KV cache vs recomputation, max logit diff", "kv_cache_max_logit_diff", False),
          ("cache speed-up at 512", "kv_cache_speedup_at_512", True)]),
-    "09_efficient_attention": (
+    "09_transformer_translation": (
+        "The encoder–decoder Transformer",
+        "cross-attention built step by step (decoder queries, encoder keys and values, the source padding mask, no "
+        "causal mask) and proven equal to Keras' `MultiHeadAttention`; an encoder–decoder Transformer from the "
+        "course's blocks on notebook 04's dates, decoded with the source's keys and values computed once; every "
+        "cross-attention head scored against 04's alignment answer key; beam search (width 1 = greedy) with what "
+        "it fixes and breaks; 04's RNN, 08's decoder-only and this model side by side",
+        [("exact match", "transformer_exact_match", False),
+         ("best head's alignment accuracy", "best_head_alignment_accuracy", False),
+         ("beam of width 4", "beam_exact_match.4", False),
+         ("cross-attention vs Keras", "cross_attention_vs_keras_max_diff", False)]),
+    "10_efficient_attention": (
         "Efficient attention",
         "grouped-query and multi-query attention proven equal to `keras.layers.GroupQueryAttention`, with KV-cache "
         "bytes per token; rotary positions and their relative-position property, with a length-extrapolation "
@@ -257,7 +268,7 @@ def backend_table(summary: dict) -> str:
             cells.append(status + shown)
             totals[backend] += row["seconds"]
         lines.append(f"| {stem[:2]} | " + " | ".join(cells) + " |")
-    lines.append("| all nine | " + " | ".join(
+    lines.append("| whole course | " + " | ".join(
         f"{totals[b] / 60:.1f} min" + ("" if complete[b] else " (the notebooks run)") for b in backends) + " |")
     return "\n".join(lines)
 

@@ -40,6 +40,9 @@ _NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_[A-Za-z0-9_]+\.ipynb|GLOSSARY\
 #: The course glossary: a page of the site beside the notebooks (its links to notebooks are relative to that folder).
 GLOSSARY = "GLOSSARY"
 _README_LINK = re.compile(r"\]\(\.\./README\.md(#[^)]*)?\)")
+#: Notebooks that were renamed (old stem: new stem): the site keeps a page under the old name that sends the
+#: reader on, so a link to the old page does not break.
+RENAMED = {"09_efficient_attention": "10_efficient_attention"}
 
 
 def missing_packages() -> list[str]:
@@ -152,6 +155,20 @@ def _assemble(source: Path) -> list[Path]:
     return notebooks
 
 
+def write_redirects(out_dir: Path, renamed: dict[str, str] | None = None) -> list[Path]:
+    """One small page per renamed notebook, under its old name, that forwards to the new page."""
+    written = []
+    for old, new in (RENAMED if renamed is None else renamed).items():
+        page = Path(out_dir) / f"{old}.html"
+        page.write_text(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+                        f'<meta http-equiv="refresh" content="0; url={new}.html">\n'
+                        f'<link rel="canonical" href="{new}.html"><title>Moved: {new}</title></head>\n'
+                        f'<body><p>This notebook is now <a href="{new}.html">{new}</a>.</p></body></html>\n',
+                        encoding="utf-8")
+        written.append(page)
+    return written
+
+
 def build(out_dir: Path | None = None, quiet: bool = True) -> Path:
     """Build the site into ``out_dir`` (default ``build/site``); returns the path of its index.html."""
     missing = missing_packages()
@@ -173,6 +190,7 @@ def build(out_dir: Path | None = None, quiet: bool = True) -> Path:
         raise RuntimeError(f"sphinx-build failed (exit {finished.returncode}); its messages are above, its "
                            f"source is kept in {source}")
     shutil.rmtree(source, ignore_errors=True)
+    write_redirects(out_dir)
     size = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
     print(f"site built in {time.perf_counter() - start:.1f} s: {out_dir / 'index.html'} "
           f"({size / 2**20:.1f} MiB, {len(notebooks)} notebook pages)")

@@ -1,4 +1,4 @@
-"""Tests of helpers.layers.efficient (notebook 09)."""
+"""Tests of helpers.layers.efficient (notebook 10)."""
 
 import keras
 import numpy as np

@@ -63,6 +63,14 @@ def test_heatmap_rejects_mismatched_tokens():
         plotting.plot_attention_heatmap([[0, 0, 1], [1, 0, 0]], ["a", "b"], ["c", "d"])
 
 
+def test_heatmaps_share_one_colour_scale_with_vmax():
+    ax = plotting.plot_attention_heatmap([[0.2, 0.3], [0.1, 0.4]], ["x", "y"], ["p", "q"], vmax=0.9)
+    assert ax.images[0].get_clim() == (0.0, 0.9)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="vmax must be a positive number or None"):
+            plotting.plot_attention_heatmap([[1.0]], ["x"], ["p"], vmax=bad)
+
+
 def test_training_curves_from_history_mapping():
     history = {"loss": [1.0, 0.5, 0.2], "val_loss": [1.1, 0.7, 0.4], "accuracy": [0.5, 0.8, 0.9]}
     ax = plotting.plot_training_curves(history, ["loss"])

@@ -7,6 +7,7 @@ import nbformat
 import pytest
 
 from helpers import course, paths, site
+from helpers import notebooks as course_notebooks
 
 
 def test_home_page_keeps_the_readme_table_and_links_the_pages():
@@ -145,3 +146,12 @@ def test_build_assembles_its_sphinx_source_outside_the_output_parent(tmp_path, m
     assert sorted(p.name for p in parent.iterdir()) == ["notes.txt", "sibling", "site"]
     assert (parent / "site" / site.MARKER).is_file() and not seen["source"].exists()
     _untouched(parent)
+
+
+def test_renamed_notebooks_keep_a_page_under_their_old_name(tmp_path):
+    pages = site.write_redirects(tmp_path)
+    assert [p.name for p in pages] == ["09_efficient_attention.html"]
+    text = pages[0].read_text(encoding="utf-8")
+    assert 'content="0; url=10_efficient_attention.html"' in text and 'href="10_efficient_attention.html"' in text
+    stems = {p.stem for p in course_notebooks.notebooks()}
+    assert all(new in stems and old not in stems for old, new in site.RENAMED.items())

@@ -1,4 +1,4 @@
-"""Attention as modern language models use it (notebook 09): grouped-query and multi-query
+"""Attention as modern language models use it (notebook 10): grouped-query and multi-query
 attention, rotary position embeddings (RoPE), sliding-window masks, and the online softmax
 behind tiled ("flash") attention."""
 
@@ -19,7 +19,7 @@ from helpers.layers.self_attention import scaled_dot_product_attention
 def repeat_kv_heads(x, num_repeats: int):
     """(batch, kv_heads, T, d) → (batch, kv_heads · num_repeats, T, d): each key/value head copied.
 
-    Introduced in notebooks/09_efficient_attention.ipynb. This is what
+    Introduced in notebooks/10_efficient_attention.ipynb. This is what
     ``keras.layers.GroupQueryAttention`` does before ordinary multi-head attention: key/value
     head ``g`` serves query heads ``g · r … g · r + r - 1`` (``r = num_repeats``), so query
     head ``u`` reads key/value head ``u // r``.
@@ -32,7 +32,7 @@ def kv_cache_bytes_per_token(num_key_value_heads: int, head_dim: int, num_layers
                              bytes_per_value: int = 2) -> int:
     """Bytes a decoder caches per generated token: a key and a value per key/value head and layer.
 
-    Introduced in notebooks/09_efficient_attention.ipynb:
+    Introduced in notebooks/10_efficient_attention.ipynb:
     ``2 · num_layers · num_key_value_heads · head_dim · bytes_per_value`` (2 bytes for float16
     or bfloat16). The query heads do not appear: queries are never cached.
     """
@@ -46,7 +46,7 @@ def kv_cache_bytes_per_token(num_key_value_heads: int, head_dim: int, num_layers
 def sliding_window_mask(query_length: int, key_length: int, window: int, causal: bool = False):
     """Bool (1, query_length, key_length): query i may see key j when ``|i - j| < window``.
 
-    Introduced in notebooks/09_efficient_attention.ipynb. This is the band Keras 3.15 builds for
+    Introduced in notebooks/10_efficient_attention.ipynb. This is the band Keras 3.15 builds for
     ``sliding_window=window`` (symmetric: ``2 · window - 1`` keys in the middle of a sequence);
     with ``causal=True`` it is ANDed with :func:`causal_mask`, leaving keys ``i - window + 1 … i``:
     ``window`` keys, the query's own position included.
@@ -70,7 +70,7 @@ def _band(query_length, key_length, window: int):
 def rope_frequencies(depth: int, base: float = 10000.0):
     """The ``depth // 2`` rotation speeds of RoPE, ``base^(-2i / depth)``, float32 (depth // 2,).
 
-    Introduced in notebooks/09_efficient_attention.ipynb; the same speeds as the sinusoidal
+    Introduced in notebooks/10_efficient_attention.ipynb; the same speeds as the sinusoidal
     encoding of notebook 06 (:func:`positional_encoding`).
     """
     depth = check_int("depth", depth, 2)
@@ -83,7 +83,7 @@ def rope_frequencies(depth: int, base: float = 10000.0):
 def apply_rope(x, positions=None, base: float = 10000.0):
     """Rotary position embedding (Su et al., 2021): rotate feature pairs by position-dependent angles.
 
-    Introduced in notebooks/09_efficient_attention.ipynb.
+    Introduced in notebooks/10_efficient_attention.ipynb.
 
     Feature ``i`` and feature ``i + d/2`` (the "rotate half" pairing of GPT-NeoX and Llama) form a
     2-D point that is rotated by the angle ``p · θ_i`` at position ``p``, with the speeds
@@ -138,7 +138,7 @@ def apply_rope(x, positions=None, base: float = 10000.0):
 class GroupedQueryAttention(layers.Layer):
     """Grouped-query attention from scratch, weight-compatible with ``keras.layers.GroupQueryAttention``.
 
-    Introduced in notebooks/09_efficient_attention.ipynb.
+    Introduced in notebooks/10_efficient_attention.ipynb.
 
     ``num_query_heads`` query heads share ``num_key_value_heads`` key/value heads, in groups of
     ``r = num_query_heads // num_key_value_heads`` consecutive query heads (query head ``u`` reads
@@ -267,7 +267,7 @@ def _check_block_size(block_size) -> int:
 def online_softmax(scores, block_size: int = 64):
     """Softmax over the last axis, its normaliser found in one pass over blocks of columns.
 
-    Introduced in notebooks/09_efficient_attention.ipynb (Milakov & Gimelshein, 2018).
+    Introduced in notebooks/10_efficient_attention.ipynb (Milakov & Gimelshein, 2018).
 
     A plain softmax reads the scores three times (max, sum of exponentials, divide). Here one pass
     keeps a running max ``m`` and a running sum ``l`` of ``exp(s - m)``; when a block raises the max,
@@ -298,7 +298,7 @@ def _size(x) -> int:
 def naive_attention(query, key, value, causal: bool = False, scale=None, return_peak: bool = False):
     """Attention the plain way: the full (T_q, T_k) score matrix, a softmax, a product.
 
-    Introduced in notebooks/09_efficient_attention.ipynb as the reference for :func:`tiled_attention`;
+    Introduced in notebooks/10_efficient_attention.ipynb as the reference for :func:`tiled_attention`;
     it is :func:`scaled_dot_product_attention` with an optional causal mask (aligned as
     :func:`causal_mask`). ``return_peak=True`` also returns the element count of the largest
     intermediate array it creates (the weights, ``... × T_q × T_k``).
@@ -312,7 +312,7 @@ def tiled_attention(query, key, value, block_size: int = 64, causal: bool = Fals
                     return_peak: bool = False):
     """Attention computed block by block over the keys, never holding a (T_q, T_k) matrix.
 
-    Introduced in notebooks/09_efficient_attention.ipynb: FlashAttention's idea (Dao et al., 2022)
+    Introduced in notebooks/10_efficient_attention.ipynb: FlashAttention's idea (Dao et al., 2022)
     without its GPU kernel. For each block of ``block_size`` keys: scores ``S = q kᵀ · scale``
     (..., T_q, block), a new running max ``m``, ``P = exp(S - m)``, and the running sum ``l`` and
     output accumulator ``O`` rescaled by ``exp(m_old - m)`` before ``rowsum(P)`` and ``P v`` are added.
@@ -374,7 +374,7 @@ def sliding_window_attention(query, key, value, window: int, block_size: int = 6
                              scale=None, return_peak: bool = False):
     """Sliding-window self-attention that only computes the scores inside the band.
 
-    Introduced in notebooks/09_efficient_attention.ipynb. Query i sees key j when ``|i - j| < window``
+    Introduced in notebooks/10_efficient_attention.ipynb. Query i sees key j when ``|i - j| < window``
     (Keras' ``sliding_window=`` meaning; with ``causal=True`` also ``j <= i``). The queries are cut into
     blocks of ``block_size``; a block starting at ``s`` and ending before ``e`` scores only the keys
     ``s - window + 1 … e - 1`` (``… e + window - 2`` without ``causal``), so time and the largest

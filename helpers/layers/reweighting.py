@@ -1,6 +1,7 @@
-"""Softmax gates over time steps or features (notebooks 01-03): ``TimestepAttention``,
-``DimensionAttention`` and their shared core; and ``AttentionPooling``, the weighted sum with a
-learned query that the gates are not (notebook 02)."""
+"""Softmax re-weighting over time steps or features (notebooks 02-03; the course glossary's "softmax
+re-weighting", not a gate: its numbers are softmax weights): ``TimestepAttention``, ``DimensionAttention``
+and their shared core; and ``AttentionPooling``, the weighted sum with a learned query that the
+re-weighting layers are not (notebook 02)."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ class DimensionAttention(_SoftmaxAxisAttention):
 class AttentionPooling(layers.Layer):
     """Attention pooling with a learned query: a weighted sum over positions.
 
-    Introduced in notebooks/02_timestep_attention.ipynb. Unlike the gates above, which
+    Introduced in notebooks/02_timestep_attention.ipynb. Unlike the re-weighting layers above, which
     multiply every position by its weight and pass all of them on, this layer **sums**:
 
     - keys ``k_t = W_k h_t`` (a Dense projection to ``key_dim``, no bias);

@@ -1,4 +1,4 @@
-"""Tests of helpers.layers.gates (notebooks 01-03)."""
+"""Tests of helpers.layers.reweighting (notebooks 02-03)."""
 
 import keras
 import numpy as np
