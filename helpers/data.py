@@ -476,3 +476,38 @@ def encode_text(texts, chars: str, length: int):
 def decode_text(ids, chars: str) -> list[str]:
     """Inverse of :func:`encode_text`: ids → strings, padding (0) dropped."""
     return ["".join(chars[i - 1] for i in row if i > 0) for row in np.asarray(ids)]
+
+
+def get_date_sequences(n: int, seed: int | None = None, source_length: int = 29):
+    """Dates as single sequences for a decoder-only model: ``source ⟨sep⟩ target``, as notebook 08 builds them.
+
+    Introduced in notebooks/11_serving_attention.ipynb (notebook 08, section 2, builds the same arrays step by
+    step). ``get_date_pairs(n, seed=seed)``; each source is encoded with :data:`DATE_SOURCE_CHARS` (ids 1…67) and
+    padded on the left to ``source_length`` characters, then the separator (id 68), then the ten target characters
+    with the same ids. Labels are the sequence shifted by one, with every label that is not a target character
+    set to 0 (a loss with ``ignore_class=0`` scores the target only).
+
+    Returns
+    -------
+    dict with ``sequences`` int32 (n, source_length + 11), ``inputs`` and ``labels`` (n, source_length + 10),
+    ``prompts`` (n, source_length + 1), ``targets`` (n, 10), ``sources`` and ``target_texts`` (lists of str),
+    ``sep`` (68) and ``vocab`` (69).
+    """
+    source_length = check_int("source_length", source_length, 1)
+    sources, targets, _, _ = get_date_pairs(n, seed=seed)
+    longest = max(len(text) for text in sources)
+    if longest > source_length:
+        raise ValueError(f"source_length={source_length} is shorter than the longest source ({longest} characters); "
+                         f"use source_length >= {longest}")
+    sep = len(DATE_SOURCE_CHARS) + 1
+    source_ids = encode_text(sources, DATE_SOURCE_CHARS, source_length)
+    left_padded = np.zeros_like(source_ids)
+    for row, length in enumerate((source_ids > 0).sum(axis=1)):
+        left_padded[row, source_length - length:] = source_ids[row, :length]
+    target_ids = encode_text(targets, DATE_SOURCE_CHARS, 10)
+    sequences = np.concatenate([left_padded, np.full((n, 1), sep), target_ids], axis=1).astype("int32")
+    labels = sequences[:, 1:].copy()
+    labels[:, :source_length] = 0
+    return {"sequences": sequences, "inputs": sequences[:, :-1], "labels": labels,
+            "prompts": sequences[:, :source_length + 1], "targets": target_ids.astype("int32"), "sources": sources,
+            "target_texts": targets, "sep": sep, "vocab": sep + 1}

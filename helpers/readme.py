@@ -130,7 +130,19 @@ NOTEBOOKS = {
          ("RoPE relative max diff", "rope_relative_max_diff", False),
          ("sliding window vs Keras", "sliding_window_vs_keras_max_diff", False),
          ("tiled vs naive", "tiled_vs_naive_max_diff", False),
-         ("RoPE beyond the training length (T = 64)", "length_extrapolation_beyond_training.RoPE.64", False)]),
+         ("RoPE beyond the training length (T = 64)", "length_extrapolation_beyond_training.RoPE.64", False),
+         ("MLA absorbed vs plain", "mla_absorbed_vs_plain_max_diff", False)]),
+    "11_serving_attention": (
+        "Attention at inference scale",
+        "this machine's memory bandwidth and arithmetic rate measured, prefill and decode counted and placed on its "
+        "roofline; a decoder step as one pure function with a fixed-shape cache, compiled (XLA on TensorFlow and "
+        "JAX) and proven equal to 08's model, with tokens per second with and without the cache and against the "
+        "batch; paged and prefix caches proven bit-identical; greedy speculative decoding proven equal to the "
+        "target's greedy output, with its acceptance rate and where tiny models make it slower; top-p checked minimal",
+        [("cache speed-up at 1,024 tokens", "cache_speedup_tokens_per_s", True),
+         ("decode's share of the copy bandwidth", "decode_fraction_of_bandwidth", True),
+         ("speculative acceptance rate (k = 4)", "speculative_acceptance_rate", False),
+         ("target exact match", "target_exact_match", False)]),
 }
 
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from helpers.layers import (GroupedQueryAttention, apply_rope, causal_mask, kv_cache_bytes_per_token,
-                            naive_attention, online_softmax, repeat_kv_heads, rope_frequencies,
+from helpers.layers import (GroupedQueryAttention, MultiHeadLatentAttention, apply_rope, causal_mask,
+                            kv_cache_bytes_per_token, naive_attention, online_softmax, repeat_kv_heads,
+                            rope_frequencies,
                             scaled_dot_product_attention, sliding_window_attention, sliding_window_mask,
                             tiled_attention)
 
@@ -142,6 +143,47 @@ def test_kv_cache_bytes_per_token():
     assert kv_cache_bytes_per_token(8, 64, bytes_per_value=4) == 2 * 8 * 64 * 4
     with pytest.raises(ValueError, match="num_key_value_heads"):
         kv_cache_bytes_per_token(0, 128)
+
+
+def test_kv_cache_bytes_schemes_and_bad_input():
+    from helpers import kv_cache_bytes
+    assert kv_cache_bytes(32, 4096, n_kv_heads=32, head_dim=128) == 2 * 32 * 4096 * 32 * 128 * 2
+    assert kv_cache_bytes(2, 10, latent_dim=6, dtype_bytes=4, batch=3) == 3 * 2 * 10 * 6 * 4
+    full = kv_cache_bytes(6, 100, n_kv_heads=2, head_dim=4)
+    assert kv_cache_bytes(6, 100, n_kv_heads=2, head_dim=4, window=200) == full           # window > context
+    assert kv_cache_bytes(6, 100, n_kv_heads=2, head_dim=4, window=10) == full // 10
+    # every 3rd layer (2 and 5 of 0-5) keeps 100 tokens, the other four keep 10
+    assert kv_cache_bytes(6, 100, n_kv_heads=2, head_dim=4, window=10, full_attention_every=3) == \
+        (2 * 100 + 4 * 10) * 2 * 2 * 4 * 2
+    assert kv_cache_bytes(6, 100, n_kv_heads=2, head_dim=4, window=10, full_attention_every=1) == full
+    for kwargs, message in (({"n_kv_heads": 2}, "together"), ({}, "together"),
+                            ({"n_kv_heads": 2, "head_dim": 4, "latent_dim": 8}, "not both"),
+                            ({"latent_dim": 8, "full_attention_every": 2}, "needs window"),
+                            ({"latent_dim": 0}, "latent_dim"), ({"latent_dim": 8, "window": 0}, "window"),
+                            ({"latent_dim": 8, "dtype_bytes": 0}, "dtype_bytes")):
+        with pytest.raises(ValueError, match=message):
+            kv_cache_bytes(2, 10, **kwargs)
+
+
+def test_multi_head_latent_attention_absorbed_equals_plain_and_is_causal(tmp_path):
+    layer = MultiHeadLatentAttention(num_heads=3, head_dim=4, latent_dim=5)
+    x = np.random.default_rng(4).standard_normal((2, 7, 12)).astype("float32")
+    plain, weights = layer(x, return_attention_scores=True)
+    absorbed, absorbed_weights = layer(x, absorbed=True, return_attention_scores=True)
+    assert np.abs(as_numpy(plain) - as_numpy(absorbed)).max() < 1e-5
+    assert np.abs(as_numpy(weights) - as_numpy(absorbed_weights)).max() < 1e-6
+    assert np.all(np.triu(as_numpy(weights), k=1) == 0)
+    assert tuple(layer.latent(x).shape) == (2, 7, 5)
+    changed = x.copy()
+    changed[:, 4:] += 10.0
+    assert np.array_equal(as_numpy(layer(changed))[:, :4], as_numpy(plain)[:, :4])        # causal
+    path = tmp_path / "mla.keras"
+    inputs = keras.Input((7, 12))
+    keras.Model(inputs, layer(inputs)).save(path)
+    reloaded = keras.models.load_model(path)
+    assert np.abs(as_numpy(reloaded(x)) - as_numpy(plain)).max() < 1e-6
+    with pytest.raises(ValueError, match="latent_dim"):
+        MultiHeadLatentAttention(2, 4, 0)
 
 
 def test_sliding_window_mask():

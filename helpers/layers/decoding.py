@@ -360,14 +360,36 @@ def _check_token_ids(name: str, values, vocab_size: int) -> None:
                          f"{sorted(set(values[bad].tolist()))[:10]} at {int(bad.sum())} position(s)")
 
 
-def next_token(logits, temperature: float = 0.0, top_k: int | None = None, rng=None):
+def top_p_keep(probs, top_p: float):
+    """Bool (batch, vocab): the tokens top-p (nucleus) sampling keeps, row by row.
+
+    Introduced in notebooks/11_serving_attention.ipynb (Holtzman et al. 2020). The kept set is the smallest set of
+    most likely tokens whose probability reaches ``top_p``: tokens sorted from the most likely, a token is kept when
+    the probability of the tokens before it is still below ``top_p`` (so the most likely token is always kept).
+    Ties are broken by token id (a stable sort), so the set is one set, not one of several of equal size.
+    """
+    top_p = check_float("top_p", top_p, 0.0, 1.0, open_min=True)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2:
+        raise ValueError(f"probs must have shape (batch, vocab), got {probs.shape}")
+    order = np.argsort(-probs, axis=-1, kind="stable")
+    sorted_probs = np.take_along_axis(probs, order, axis=-1)
+    before = np.cumsum(sorted_probs, axis=-1) - sorted_probs          # mass of the more likely tokens
+    keep_sorted = before < top_p
+    keep = np.zeros_like(keep_sorted)
+    np.put_along_axis(keep, order, keep_sorted, axis=-1)
+    return keep
+
+
+def next_token(logits, temperature: float = 0.0, top_k: int | None = None, rng=None, top_p: float | None = None):
     """Pick one token per row from next-token logits (batch, vocab): greedy or sampled.
 
-    Introduced in notebooks/08_causal_decoding.ipynb.
+    Introduced in notebooks/08_causal_decoding.ipynb; ``top_p`` in notebooks/11_serving_attention.ipynb.
 
     ``temperature == 0`` is greedy (the argmax). Otherwise the logits are divided by the
     temperature (as the scores in notebook 01: below 1 sharper, above 1 flatter), all but
-    the ``top_k`` largest are dropped when ``top_k`` is given, and a token is drawn from
+    the ``top_k`` largest are dropped when ``top_k`` is given, all but the smallest set whose probability reaches
+    ``top_p`` when ``top_p`` is given (:func:`top_p_keep`, after top-k), and a token is drawn from
     the softmax of what is left with ``rng`` (a ``numpy.random.Generator``).
 
     Returns
@@ -392,6 +414,8 @@ def next_token(logits, temperature: float = 0.0, top_k: int | None = None, rng=N
                          "or from a training run that diverged")
     if top_k is not None:
         top_k = check_int("top_k", top_k, 1, logits.shape[-1])
+    if top_p is not None:
+        top_p = check_float("top_p", top_p, 0.0, 1.0, open_min=True)
     if temperature == 0.0:
         return logits.argmax(axis=-1).astype(np.int32)
     if rng is None:
@@ -402,12 +426,16 @@ def next_token(logits, temperature: float = 0.0, top_k: int | None = None, rng=N
         scaled = np.where(scaled >= kth, scaled, -np.inf)
     probs = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
     probs /= probs.sum(axis=-1, keepdims=True)
+    if top_p is not None:
+        probs = np.where(top_p_keep(probs, top_p), probs, 0.0)
+        probs /= probs.sum(axis=-1, keepdims=True)
     draws = rng.random((len(probs), 1))
     return np.minimum((probs.cumsum(axis=-1) < draws).sum(axis=-1), logits.shape[-1] - 1).astype(np.int32)
 
 
 def generate(model: DecoderOnlyTransformer, prompts, steps: int, temperature: float = 0.0, top_k: int | None = None,
-             seed: int | None = None, use_cache: bool = True, return_logits: bool = False):
+             seed: int | None = None, use_cache: bool = True, return_logits: bool = False,
+             top_p: float | None = None):
     """Continue every prompt by ``steps`` tokens, one at a time.
 
     Introduced in notebooks/08_causal_decoding.ipynb.
@@ -421,7 +449,7 @@ def generate(model: DecoderOnlyTransformer, prompts, steps: int, temperature: fl
     model : DecoderOnlyTransformer
     prompts : int (batch, P), all of the same length P >= 1 (pad on the left).
     steps : int, >= 1; P + steps - 1 <= model.max_length (the last token is returned, not fed back).
-    temperature, top_k : see :func:`next_token`.
+    temperature, top_k, top_p : see :func:`next_token`.
     seed : int or None, for sampling.
     use_cache : bool
     return_logits : bool
@@ -450,7 +478,7 @@ def generate(model: DecoderOnlyTransformer, prompts, steps: int, temperature: fl
             logits = model.call_cached(new, cache)[:, -1]
         else:
             logits = model(sequence)[:, -1]
-        token = next_token(logits, temperature, top_k, rng)
+        token = next_token(logits, temperature, top_k, rng, top_p=top_p)
         new = token[:, None]
         sequence = np.concatenate([sequence, new], axis=1)
         chosen.append(token)

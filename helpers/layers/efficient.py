@@ -1,6 +1,6 @@
 """Attention as modern language models use it (notebook 10): grouped-query and multi-query
-attention, rotary position embeddings (RoPE), sliding-window masks, and the online softmax
-behind tiled ("flash") attention."""
+attention, rotary position embeddings (RoPE), sliding-window masks, the bytes of a key/value cache, multi-head
+latent attention, and the online softmax behind tiled ("flash") attention."""
 
 from __future__ import annotations
 
@@ -41,6 +41,49 @@ def kv_cache_bytes_per_token(num_key_value_heads: int, head_dim: int, num_layers
     num_layers = check_int("num_layers", num_layers, 1)
     bytes_per_value = check_int("bytes_per_value", bytes_per_value, 1)
     return 2 * num_layers * num_key_value_heads * head_dim * bytes_per_value
+
+
+def kv_cache_bytes(n_layers: int, context: int, *, n_kv_heads: int | None = None, head_dim: int | None = None,
+                   latent_dim: int | None = None, dtype_bytes: int = 2, batch: int = 1, window: int | None = None,
+                   full_attention_every: int | None = None) -> int:
+    """The bytes of keys and values (or latent vectors) a decoder keeps for ``batch`` sequences of ``context`` tokens.
+
+    Introduced in notebooks/10_efficient_attention.ipynb. Give either ``n_kv_heads`` and ``head_dim`` (multi-head
+    attention: ``n_kv_heads`` = the heads; grouped-query: fewer; multi-query: 1), each layer keeping a key and a
+    value per head and token, or ``latent_dim`` (multi-head latent attention: one latent vector per token and layer;
+    with a decoupled RoPE key, ``latent_dim`` = its latent size + the RoPE key's size).
+
+    ``window``: sliding-window layers keep ``min(context, window)`` tokens. With ``full_attention_every=k`` (needs
+    ``window``), every k-th layer (layers k-1, 2k-1, ... counting from 0) keeps the full context and the others the
+    window (Gemma 3: k = 6, five windowed layers to one global). ``dtype_bytes``: 2 for float16 or bfloat16.
+    """
+    n_layers = check_int("n_layers", n_layers, 1)
+    context = check_int("context", context, 0)
+    dtype_bytes = check_int("dtype_bytes", dtype_bytes, 1)
+    batch = check_int("batch", batch, 1)
+    heads_given = n_kv_heads is not None or head_dim is not None
+    if heads_given and latent_dim is not None:
+        raise ValueError("give either n_kv_heads and head_dim (MHA, GQA, MQA) or latent_dim (MLA), not both; got "
+                         f"n_kv_heads={n_kv_heads}, head_dim={head_dim}, latent_dim={latent_dim}")
+    if latent_dim is not None:
+        per_token_layer = check_int("latent_dim", latent_dim, 1)
+    elif n_kv_heads is not None and head_dim is not None:
+        per_token_layer = 2 * check_int("n_kv_heads", n_kv_heads, 1) * check_int("head_dim", head_dim, 1)
+    else:
+        raise ValueError("give n_kv_heads and head_dim together (MHA, GQA, MQA), or latent_dim (MLA); got "
+                         f"n_kv_heads={n_kv_heads}, head_dim={head_dim}")
+    if full_attention_every is not None:
+        full_attention_every = check_int("full_attention_every", full_attention_every, 1)
+        if window is None:
+            raise ValueError(f"full_attention_every={full_attention_every} needs window (the other layers' sliding "
+                             "window); without a window every layer keeps the full context")
+    if window is None:
+        tokens = n_layers * context
+    else:
+        window = check_int("window", window, 1)
+        full = 0 if full_attention_every is None else n_layers // full_attention_every
+        tokens = full * context + (n_layers - full) * min(context, window)
+    return batch * tokens * per_token_layer * dtype_bytes
 
 
 def sliding_window_mask(query_length: int, key_length: int, window: int, causal: bool = False):
@@ -258,6 +301,81 @@ class GroupedQueryAttention(layers.Layer):
         return {**super().get_config(), "head_dim": self.head_dim, "num_query_heads": self.num_query_heads,
                 "num_key_value_heads": self.num_key_value_heads, "use_bias": self.use_bias,
                 "sliding_window": self.sliding_window, "rope": self.rope, "rope_base": self.rope_base}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MultiHeadLatentAttention(layers.Layer):
+    """Multi-head latent attention (DeepSeek-V2, 2024), causal, without RoPE: a decoder caches one latent vector
+    per token instead of a key and a value per head.
+
+    Introduced in notebooks/10_efficient_attention.ipynb.
+
+    ``c = x · W_down`` (batch, T, latent_dim) is all a decoder keeps per token and layer. The plain form
+    up-projects it to every head's key and value, ``k_h = c · W_uk[h]``, ``v_h = c · W_uv[h]``, and attends as
+    multi-head attention does. The **absorbed** form never builds them: ``q_h · k_hᵀ = (q_h · W_uk[h]ᵀ) · cᵀ`` folds
+    the key up-projection into the query, and ``Σ w · v_h · W_o[h] = (Σ w · c) · (W_uv[h] · W_o[h])`` folds the value
+    up-projection into the output projection, so each head attends over the latent vectors themselves. The two
+    forms are equal up to float rounding (the products are regrouped).
+
+    Parameters
+    ----------
+    num_heads, head_dim, latent_dim : int, each >= 1
+
+    Call arguments
+    --------------
+    inputs : (batch, T, model_dim)
+    absorbed : bool
+        Compute with the absorbed form instead of the plain one.
+    return_attention_scores : bool
+        Also return the weights (batch, num_heads, T, T).
+    """
+
+    def __init__(self, num_heads: int, head_dim: int, latent_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = check_int("num_heads", num_heads, 1)
+        self.head_dim = check_int("head_dim", head_dim, 1)
+        self.latent_dim = check_int("latent_dim", latent_dim, 1)
+
+    def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(f"MultiHeadLatentAttention needs inputs (batch, T, model_dim), got {tuple(input_shape)}")
+        model_dim, heads, size, latent = input_shape[-1], self.num_heads, self.head_dim, self.latent_dim
+
+        def weight(name, shape):
+            return self.add_weight(name=name, shape=shape, initializer="glorot_uniform")
+
+        self.query_kernel = weight("query_kernel", (model_dim, heads, size))
+        self.down_kernel = weight("down_kernel", (model_dim, latent))
+        self.key_up_kernel = weight("key_up_kernel", (latent, heads, size))
+        self.value_up_kernel = weight("value_up_kernel", (latent, heads, size))
+        self.output_kernel = weight("output_kernel", (heads, size, model_dim))
+
+    def latent(self, inputs):
+        """What the cache keeps: (batch, T, latent_dim)."""
+        return ops.matmul(inputs, self.down_kernel)
+
+    def call(self, inputs, absorbed: bool = False, return_attention_scores: bool = False):
+        length = ops.shape(inputs)[1]
+        mask = causal_mask(length, length)[:, None]                             # (1, 1, T, T)
+        latent = self.latent(inputs)
+        query = ops.einsum("btf,fhd->bhtd", inputs, self.query_kernel)
+        scale = 1.0 / math.sqrt(self.head_dim)
+        if absorbed:
+            query_latent = ops.einsum("bhtd,chd->bhtc", query, self.key_up_kernel)             # (b, h, T, latent)
+            shared = ops.expand_dims(latent, 1)                                                 # one for all heads
+            heads, weights = scaled_dot_product_attention(query_latent, shared, shared, mask=mask, scale=scale)
+            value_output = ops.einsum("chd,hdo->cho", self.value_up_kernel, self.output_kernel)
+            outputs = ops.einsum("bhtc,cho->bto", heads, value_output)
+        else:
+            key = ops.einsum("btc,chd->bhtd", latent, self.key_up_kernel)
+            value = ops.einsum("btc,chd->bhtd", latent, self.value_up_kernel)
+            heads, weights = scaled_dot_product_attention(query, key, value, mask=mask, scale=scale)
+            outputs = ops.einsum("bhtd,hdo->bto", heads, self.output_kernel)
+        return (outputs, weights) if return_attention_scores else outputs
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "head_dim": self.head_dim,
+                "latent_dim": self.latent_dim}
 
 
 def _check_block_size(block_size) -> int:
