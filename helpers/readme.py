@@ -141,7 +141,6 @@ NOTEBOOKS = {
         "target's greedy output, with its acceptance rate and where tiny models make it slower; top-p checked minimal",
         [("cache speed-up at 1,024 tokens", "cache_speedup_tokens_per_s", True),
          ("decode's share of the copy bandwidth", "decode_fraction_of_bandwidth", True),
-         ("speculative acceptance rate (k = 4)", "speculative_acceptance_rate", False),
          ("target exact match", "target_exact_match", False)]),
 }
 

@@ -112,6 +112,8 @@ def test_paged_cache_gathers_forks_and_copies_on_write():
     pool.append("c", [np.ones((2, 1, 3), "float32")] * 2, [np.ones((2, 1, 3), "float32")] * 2)
     assert pool.blocks_in_use == 6 and pool.lengths["c"] == 9
     assert np.array_equal(pool.gather("a", 0)[0], data["a"][0][0])      # the parent is unchanged
+    pool.fork("a", "empty", 0)
+    assert pool.gather("empty", 1)[0].shape == (2, 0, 3)
     with pytest.raises(ValueError, match="multiple of block_size"):
         pool.fork("a", "d", 5)
     with pytest.raises(ValueError, match="no sequence"):

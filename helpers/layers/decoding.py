@@ -123,31 +123,41 @@ class CausalSelfAttention(MultiHeadAttention):
         -------
         outputs (batch, t, model_dim), and the buffers with the new keys and values written at ``start``.
         """
-        length = ops.shape(inputs)[1]
         q = self._project(inputs, self.query_kernel, self.query_bias)
-        at = (0, 0, start, 0)
+        at = (0, 0, start, 0)                                   # the new positions go in at `start`
         keys = ops.slice_update(keys, at, self._project(inputs, self.key_kernel, self.key_bias))
         values = ops.slice_update(values, at, self._project(inputs, self.value_kernel, self.value_bias))
-        seen = start + length
-        if keras.backend.backend() == "jax":
-            # JAX compiles each operation for the shapes it meets, so a slice that grows by one position per step
-            # would be compiled anew at every step. Attend over the whole buffer instead, the unfilled positions
-            # masked out (they get weight exactly 0): the same outputs, fixed shapes, compiled once.
-            attended_keys, attended_values = keys, values
-            mask = ops.arange(ops.shape(keys)[2])[None, :] <= (start + ops.arange(length))[:, None]
-            mask = mask[None]
-        else:
-            # attend over the filled part only: the cost grows with the context
-            attended_keys, attended_values = keys[:, :, :seen], values[:, :, :seen]
-            mask = causal_mask(seen, seen)[:, start:, :]          # new query i sits at position start + i
-        with warnings.catch_warnings():       # one key (a one-token prompt): Keras warns that softmax gives 1
-            warnings.filterwarnings("ignore", message="You are using a softmax over axis -1")
-            heads, _ = scaled_dot_product_attention(q, attended_keys, attended_values, mask=ops.expand_dims(mask, 1),
-                                                    scale=1.0 / float(self.key_dim) ** 0.5)
+        # the new queries attend over the filled part, positions 0 … start + t - 1, causally
+        heads = _attend_to_filled(q, keys, values, start, scale=1.0 / float(self.key_dim) ** 0.5)
         outputs = ops.einsum("bhtd,hdo->bto", heads, self.output_kernel)
         if self.output_bias is not None:
             outputs = outputs + self.output_bias
         return outputs, keys, values
+
+
+def _attend_to_filled(query, keys, values, start: int, scale: float):
+    """Attention of new queries at positions ``start … start + t - 1`` over the filled part of a cache's buffers
+    (positions ``0 … start + t - 1``), with the causal mask aligned to the bottom right (new query i sits at position
+    ``start + i``): ``causal_mask(seen, seen)[:, start:, :]``. Kept out of :meth:`CausalSelfAttention.call_cached`,
+    which notebook 08 shows, because of its backend plumbing:
+
+    - JAX compiles each operation for the shapes it meets, so a slice that grows by one position per step would be
+      compiled anew at every step. On JAX the queries attend over the whole buffer instead, the unfilled positions
+      masked out (they get weight exactly 0): the same outputs, fixed shapes, compiled once.
+    - With a one-token prompt there is one key, and Keras warns that a softmax over one element gives 1: silenced.
+    """
+    length = ops.shape(query)[2]
+    seen = start + length
+    if keras.backend.backend() == "jax":
+        mask = ops.arange(ops.shape(keys)[2])[None, :] <= (start + ops.arange(length))[:, None]
+        mask = mask[None]
+    else:
+        keys, values = keys[:, :, :seen], values[:, :, :seen]        # the cost grows with the context
+        mask = causal_mask(seen, seen)[:, start:, :]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="You are using a softmax over axis -1")
+        heads, _ = scaled_dot_product_attention(query, keys, values, mask=ops.expand_dims(mask, 1), scale=scale)
+    return heads
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

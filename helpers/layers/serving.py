@@ -273,7 +273,7 @@ class PagedKVCache:
     Introduced in notebooks/11_serving_attention.ipynb (the layout of vLLM's PagedAttention, Kwon et al. 2023).
     A sequence owns ``ceil(length / block_size)`` blocks, anywhere in the pool; :meth:`gather` reads them back in
     table order as one contiguous buffer. Blocks are reference-counted, so sequences that start with the same
-    tokens can share the blocks of that prefix (:meth:`fork`). Bookkeeping only, in NumPy: the pool holds one
+    tokens can share the full blocks of that prefix (:meth:`fork`). Bookkeeping only, in NumPy: the pool holds one
     array per layer, ``(num_blocks, heads, block_size, head_dim)`` for keys and for values.
 
     Parameters
@@ -305,8 +305,9 @@ class PagedKVCache:
 
     def append(self, sequence, keys: list, values: list) -> None:
         """Store the keys and values of new positions of ``sequence`` (a new name starts a sequence): one
-        ``(heads, t, head_dim)`` array per layer for keys and for values. A block shared with another sequence is
-        copied before it is written (copy on write)."""
+        ``(heads, t, head_dim)`` array per layer for keys and for values. Only full blocks are ever shared
+        (:meth:`fork`), so a write never lands in a shared block: the next position of a sequence whose last block is
+        full goes to a new block."""
         table = self.tables.setdefault(sequence, [])
         length = self.lengths.get(sequence, 0)
         new = np.asarray(keys[0]).shape[1]
@@ -316,13 +317,6 @@ class PagedKVCache:
             if slot == 0:
                 table.append(self._allocate())
             block = table[-1]
-            if self.references[block] > 1:                      # shared: copy before writing
-                copy = self._allocate()
-                for layer in range(self.num_layers):
-                    self.keys[layer][copy] = self.keys[layer][block]
-                    self.values[layer][copy] = self.values[layer][block]
-                self.references[block] -= 1
-                table[-1] = block = copy
             for layer in range(self.num_layers):
                 self.keys[layer][block, :, slot] = np.asarray(keys[layer])[:, offset]
                 self.values[layer][block, :, slot] = np.asarray(values[layer])[:, offset]
@@ -351,6 +345,9 @@ class PagedKVCache:
     def gather(self, sequence, layer: int):
         """Keys and values of ``sequence`` in ``layer``, contiguous: two ``(heads, length, head_dim)`` arrays."""
         table, length = self.tables[sequence], self.lengths[sequence]
+        if not table:
+            empty = self.keys[layer][:0].reshape(self.keys[layer].shape[1], 0, self.keys[layer].shape[3])
+            return empty, empty.copy()
         keys = np.concatenate(list(self.keys[layer][table]), axis=1)[:, :length]
         values = np.concatenate(list(self.values[layer][table]), axis=1)[:, :length]
         return keys, values
@@ -382,7 +379,11 @@ def speculative_generate(step, target_weights: dict, draft_weights: dict, prompt
     Returns
     -------
     int32 (batch, steps), and a dict: ``rounds`` (target steps after the prompt), ``proposed`` and ``accepted``
-    (draft tokens, over the rows still generating), ``acceptance_rate``.
+    (draft tokens, over the rows still generating and the tokens they still need), ``acceptance_rate``.
+
+    In exact arithmetic the output is the target's greedy output. In floating point, the target's step over
+    ``draft_length + 1`` positions sums in another order than its one-token steps, so where its two best logits are
+    closer than that rounding, the two may pick different tokens.
     """
     prompts = np.asarray(prompts)
     if prompts.ndim != 2 or prompts.shape[1] < 2 or not np.issubdtype(prompts.dtype, np.integer):
@@ -434,8 +435,10 @@ def speculative_generate(step, target_weights: dict, draft_weights: dict, prompt
         choice = ops.convert_to_numpy(logits).argmax(-1)               # (batch, draft_length + 1)
         agree = np.cumprod(proposals == choice[:, :-1], axis=1).sum(axis=1)     # proposals accepted per row
         rounds += 1
-        proposed += int(draft_length * active.sum())
-        accepted += int(agree[active].sum())
+        for b in np.flatnonzero(active):
+            useful = min(draft_length, steps - int(done[b]))     # proposals beyond the last token needed do not count
+            proposed += useful
+            accepted += min(int(agree[b]), useful)
         for b in np.flatnonzero(active):
             n = int(agree[b])
             out[b, done[b]:done[b] + n] = proposals[b, :n]

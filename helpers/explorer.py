@@ -1,0 +1,287 @@
+"""An attention explorer that works offline: choose a layer and a head, hover a query to read its weights over the
+keys, click to lock it (click again to unlock), one colour scale with a legend.
+
+``helpers.explore(weights, query_labels, key_labels)`` returns an :class:`AttentionExplorer`, which a notebook
+displays (``_repr_html_``) and :meth:`AttentionExplorer.save_html` writes as a standalone page. Everything it needs
+is in its own HTML: a picture of the first view (what JupyterLab shows before the notebook is trusted, since it does
+not run the scripts of untrusted outputs) and the script, written in the course, with no network, no CDN and no
+JavaScript library. Each explorer keeps its state inside its own element, so several work side by side on one page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from helpers._checks import check_int
+
+KINDS = ("attention", "any")
+
+_SCRIPT = r"""
+(function () {
+  const root = document.getElementById("%(id)s");
+  if (!root || root.dataset.ready) return;
+  root.dataset.ready = "1";
+  const data = JSON.parse(root.querySelector("script.explorer-data").textContent);
+  const picture = root.querySelector(".explorer-static");
+  if (picture) picture.style.display = "none";
+  const view = root.querySelector(".explorer-view");
+  view.style.display = "block";
+  const nLayers = data.weights.length, nHeads = data.weights[0].length;
+  const nQ = data.query_labels.length, nK = data.key_labels.length;
+  const colours = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];   // viridis
+  function colour(value) {
+    const t = Math.max(0, Math.min(1, (value - data.vmin) / ((data.vmax - data.vmin) || 1)));
+    const x = t * (colours.length - 1), i = Math.min(Math.floor(x), colours.length - 2), f = x - i;
+    const c = colours[i].map((v, j) => Math.round(v + f * (colours[i + 1][j] - v)));
+    return "rgb(" + c.join(",") + ")";
+  }
+  function textColour(value) {
+    const t = (value - data.vmin) / ((data.vmax - data.vmin) || 1);
+    return t > 0.6 ? "#000" : "#fff";
+  }
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  const controls = el("div", {"class": "explorer-controls"});
+  function selector(label, names, allLabel) {
+    const wrap = el("label", {}, label + " ");
+    const select = el("select", {"aria-label": label});
+    names.forEach((name, i) => select.appendChild(el("option", {"value": String(i)}, name)));
+    if (allLabel) select.appendChild(el("option", {"value": "mean"}, allLabel));
+    wrap.appendChild(select);
+    controls.appendChild(wrap);
+    return select;
+  }
+  const layerSelect = nLayers > 1 ? selector("layer", data.layer_names) : null;
+  const headSelect = selector("head", data.head_names, nHeads > 1 ? "mean of the heads" : null);
+  view.appendChild(controls);
+  const info = el("div", {"class": "explorer-info", "aria-live": "polite"},
+                  "hover a query (row) to read its weights; click to lock it");
+  view.appendChild(info);
+  const table = el("table", {"class": "explorer-grid"});
+  view.appendChild(table);
+  const legend = el("div", {"class": "explorer-legend"});
+  const bar = el("span", {"class": "explorer-bar"});
+  bar.style.background = "linear-gradient(to right," + [0, 0.25, 0.5, 0.75, 1].map(
+    t => colour(data.vmin + t * (data.vmax - data.vmin))).join(",") + ")";
+  legend.appendChild(el("span", {}, data.vmin.toFixed(data.precision) + " "));
+  legend.appendChild(bar);
+  legend.appendChild(el("span", {}, " " + data.vmax.toFixed(data.precision) + "  (" + data.value_name + ")"));
+  view.appendChild(legend);
+  let locked = null;
+  function current() {
+    const layer = layerSelect ? Number(layerSelect.value) : 0;
+    const heads = data.weights[layer];
+    if (headSelect.value === "mean") {
+      return heads[0].map((row, q) => row.map((_, k) => heads.reduce((s, h) => s + h[q][k], 0) / nHeads));
+    }
+    return heads[Number(headSelect.value)];
+  }
+  function describe(q, k, matrix) {
+    const which = (layerSelect ? data.layer_names[Number(layerSelect.value)] + ", " : "") +
+      (headSelect.value === "mean" ? "mean of the heads" : data.head_names[Number(headSelect.value)]);
+    let text = which + " · query " + JSON.stringify(data.query_labels[q]);
+    if (k !== null) {
+      text += " → key " + JSON.stringify(data.key_labels[k]) + ": " + matrix[q][k].toFixed(data.precision);
+    }
+    if (locked === q) text += " (locked; click the row again to unlock)";
+    info.textContent = text;
+  }
+  function draw() {
+    const matrix = current();
+    table.textContent = "";
+    const head = el("tr");
+    head.appendChild(el("th", {}, ""));
+    data.key_labels.forEach(label => head.appendChild(el("th", {"class": "explorer-key", "scope": "col"}, label)));
+    table.appendChild(head);
+    matrix.forEach((row, q) => {
+      const tr = el("tr", {"class": "explorer-row", "tabindex": "0", "data-query": String(q)});
+      if (locked === q) tr.classList.add("explorer-locked");
+      tr.appendChild(el("th", {"scope": "row"}, data.query_labels[q]));
+      row.forEach((value, k) => {
+        const td = el("td", {"data-key": String(k), "data-value": value.toFixed(data.precision)},
+                      data.show_numbers ? value.toFixed(Math.min(2, data.precision)).replace(/^0\./, ".") : "");
+        td.style.background = colour(value);
+        td.style.color = textColour(value);
+        td.addEventListener("mouseenter", () => { if (locked === null || locked === q) describe(q, k, matrix); });
+        tr.appendChild(td);
+      });
+      tr.addEventListener("mouseenter", () => { if (locked === null) { highlight(q); describe(q, null, matrix); } });
+      const toggle = () => {
+        locked = locked === q ? null : q;
+        draw();
+        highlight(locked);
+        describe(q, null, current());
+      };
+      tr.addEventListener("click", toggle);
+      tr.addEventListener("keydown", event => {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); toggle(); }
+      });
+      table.appendChild(tr);
+    });
+    table.addEventListener("mouseleave", () => { if (locked === null) highlight(null); });
+  }
+  function highlight(q) {
+    table.querySelectorAll("tr.explorer-row").forEach(tr => {
+      tr.classList.toggle("explorer-dim", q !== null && Number(tr.dataset.query) !== q);
+    });
+  }
+  if (layerSelect) layerSelect.addEventListener("change", () => { draw(); highlight(locked); });
+  headSelect.addEventListener("change", () => { draw(); highlight(locked); });
+  draw();
+})();
+"""
+
+_STYLE = """
+#%(id)s .explorer-view { display: none; font: 12px sans-serif; }
+#%(id)s .explorer-controls label { margin-right: 1em; }
+#%(id)s .explorer-info { margin: 4px 0; min-height: 1.4em; }
+#%(id)s table.explorer-grid { border-collapse: collapse; }
+#%(id)s table.explorer-grid td { width: 22px; height: 18px; text-align: center; font-size: 9px; padding: 0;
+  border: 1px solid #fff; cursor: pointer; }
+#%(id)s table.explorer-grid th { font-weight: normal; padding: 0 3px; white-space: pre; }
+#%(id)s th.explorer-key { writing-mode: vertical-rl; transform: rotate(180deg); height: auto; }
+#%(id)s tr.explorer-dim td { opacity: 0.25; }
+#%(id)s tr.explorer-locked th { font-weight: bold; text-decoration: underline; }
+#%(id)s tr.explorer-row:focus { outline: 2px solid #e66; }
+#%(id)s .explorer-bar { display: inline-block; width: 160px; height: 10px; vertical-align: middle; }
+"""
+
+
+class AttentionExplorer:
+    """Attention weights of one or more layers and heads, explorable in a notebook and on a web page, offline.
+
+    Introduced in the course's notebooks as ``helpers.explore(...)``: see :func:`explore` for the arguments.
+    ``payload()`` is exactly what the page receives (the weights rounded to ``precision`` decimals);
+    ``_repr_html_()`` displays it in a notebook; :meth:`save_html` writes a standalone page.
+    """
+
+    def __init__(self, weights, query_labels, key_labels, *, title: str = "", layer_names=None, head_names=None,
+                 kind: str = "attention", precision: int = 3, show_numbers: bool = False, value_name: str = "weight"):
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim == 3:
+            weights = weights[None]
+        if weights.ndim != 4 or 0 in weights.shape:
+            raise ValueError("weights must have shape (heads, queries, keys) or (layers, heads, queries, keys), got "
+                             f"shape {np.shape(weights)}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if not np.isfinite(weights).all():
+            raise ValueError(f"weights must be finite numbers, got {int((~np.isfinite(weights)).sum())} NaN or "
+                             "infinite value(s)")
+        layers, heads, n_queries, n_keys = weights.shape
+        if kind == "attention":
+            if (weights < 0).any():
+                raise ValueError(f"weights of kind='attention' must be >= 0, got a minimum of {weights.min():.3g}; "
+                                 "pass kind='any' for other numbers")
+            sums = weights.sum(axis=-1)
+            bad = ~(np.isclose(sums, 1.0, atol=1e-3) | (sums == 0.0))
+            if bad.any():
+                where = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(f"weights of kind='attention' must sum to 1 over the keys (or to 0 for a query that "
+                                 f"sees no key); (layer, head, query) {where} sums to {sums[where]:.4f}; pass "
+                                 "kind='any' for other numbers")
+        self.query_labels = self._labels("query_labels", query_labels, n_queries)
+        self.key_labels = self._labels("key_labels", key_labels, n_keys)
+        self.layer_names = self._labels("layer_names", layer_names or [f"layer {i + 1}" for i in range(layers)],
+                                        layers)
+        self.head_names = self._labels("head_names", head_names or [f"head {i + 1}" for i in range(heads)], heads)
+        self.precision = check_int("precision", precision, 1, 6)
+        if not isinstance(show_numbers, bool):
+            raise ValueError(f"show_numbers must be True or False, got {show_numbers!r}")
+        self.show_numbers = show_numbers
+        self.title = str(title)
+        self.value_name = str(value_name)
+        self.kind = kind
+        self.weights = weights
+        self.id = f"explorer-{uuid.uuid4().hex[:12]}"
+
+    @staticmethod
+    def _labels(name: str, labels, count: int) -> list[str]:
+        labels = [str(label) for label in labels]
+        if len(labels) != count:
+            raise ValueError(f"{name} must have {count} entries (one per {'row' if 'query' in name else 'entry'} of "
+                             f"weights), got {len(labels)}")
+        return labels
+
+    def payload(self) -> dict:
+        """What the page receives: labels, names, the colour scale and the weights rounded to ``precision``."""
+        rounded = np.round(self.weights, self.precision)
+        return {"weights": rounded.tolist(), "query_labels": self.query_labels, "key_labels": self.key_labels,
+                "layer_names": self.layer_names, "head_names": self.head_names, "precision": self.precision,
+                "vmin": float(min(0.0, rounded.min())), "vmax": float(rounded.max()),
+                "show_numbers": self.show_numbers, "value_name": self.value_name}
+
+    def _picture(self) -> str:
+        """A PNG of the first view (first layer, first head), base64: shown where scripts do not run."""
+        import matplotlib
+
+        from helpers.plotting import plot_attention_heatmap
+
+        backend = matplotlib.get_backend()
+        import matplotlib.pyplot as plt
+
+        n_queries, n_keys = self.weights.shape[2:]
+        fig, ax = plt.subplots(figsize=(min(2 + 0.28 * n_keys, 9), min(1.5 + 0.24 * n_queries, 7)), dpi=72)
+        title = f"{self.title} · {self.layer_names[0]}, {self.head_names[0]}".strip(" ·")
+        plot_attention_heatmap(self.weights[0, 0], self.key_labels, self.query_labels, ax=ax, title=title,
+                               vmax=float(self.weights.max()))
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(fig)
+        matplotlib.use(backend)
+        return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+    def to_html(self) -> str:
+        """The explorer as an HTML fragment: its picture, its data, its style and its script."""
+        data = json.dumps(self.payload(), separators=(",", ":")).replace("</", "<\\/")
+        title = f"<div class='explorer-title'><b>{html.escape(self.title)}</b></div>" if self.title else ""
+        return (f"<div id='{self.id}' class='attention-explorer'>{title}"
+                f"<style>{_STYLE % {'id': self.id}}</style>"
+                f"<img class='explorer-static' alt='{html.escape(self.title or 'attention weights')}' "
+                f"src='data:image/png;base64,{self._picture()}'/>"
+                f"<div class='explorer-view'></div>"
+                f"<script type='application/json' class='explorer-data'>{data}</script>"
+                f"<script>{_SCRIPT % {'id': self.id}}</script></div>")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def save_html(self, path) -> Path:
+        """Write the explorer as a standalone page (works offline) and return its path."""
+        path = Path(path)
+        if path.suffix.lower() not in (".html", ".htm"):
+            raise ValueError(f"path must end in .html, got {str(path)!r}")
+        page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(self.title or 'Attention')}"
+                f"</title></head><body>{self.to_html()}</body></html>")
+        path.write_text(page, encoding="utf-8")
+        return path
+
+
+def explore(weights, query_labels, key_labels, **options) -> AttentionExplorer:
+    """An explorer of attention weights, displayed by the notebook, working offline.
+
+    Parameters
+    ----------
+    weights : array (heads, queries, keys) or (layers, heads, queries, keys)
+        With ``kind="attention"`` (the default) every row must be >= 0 and sum to 1 over the keys (or be all 0,
+        a query that may see no key); ``kind="any"`` accepts any finite numbers (probabilities of a vocabulary,
+        scores).
+    query_labels, key_labels : sequences of labels (tokens, characters, patches), one per query / key.
+    title : str
+    layer_names, head_names : optional labels for the selectors ("layer 1", "head 1", ... by default).
+    precision : int in [1, 6], decimals of the numbers shown (the weights are rounded to it in the page).
+    show_numbers : bool, print each weight in its cell (for small grids).
+    value_name : str, what the legend calls the numbers ("weight").
+    """
+    return AttentionExplorer(weights, query_labels, key_labels, **options)
