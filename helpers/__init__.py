@@ -19,10 +19,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from helpers import claims, data, layers, paths, plotting, report, show  # noqa: E402
 from helpers.claims import claim  # noqa: E402
-from helpers.explorer import explore  # noqa: E402
+from helpers.explorer import explore, explore_sampling  # noqa: E402
 from helpers.layers.efficient import kv_cache_bytes  # noqa: E402
 from helpers._seed import DETERMINISM, backend, one_cpu_thread, set_seed, steps_per_execution  # noqa: E402
 
-__all__ = ["DETERMINISM", "backend", "claim", "claims", "data", "explore", "kv_cache_bytes", "layers", "one_cpu_thread",
-           "paths", "plotting", "report", "set_seed", "show", "steps_per_execution"]
+__all__ = ["DETERMINISM", "backend", "claim", "claims", "data", "explore", "explore_sampling", "kv_cache_bytes",
+           "layers", "one_cpu_thread", "paths", "plotting", "report", "set_seed", "show", "steps_per_execution"]
 __version__ = "0.1.0"

@@ -1,5 +1,6 @@
-"""An attention explorer that works offline: choose a layer and a head, hover a query to read its weights over the
-keys, click to lock it (click again to unlock), one colour scale with a legend.
+"""Explorers that work offline. An attention explorer: choose a layer and a head, hover a query to read its weights
+over the keys, click to lock it (click again to unlock), one colour scale with a legend. A sampling explorer:
+next-token probabilities under temperature, top-k and top-p sliders (``helpers.explore_sampling``).
 
 ``helpers.explore(weights, query_labels, key_labels)`` returns an :class:`AttentionExplorer`, which a notebook
 displays (``_repr_html_``) and :meth:`AttentionExplorer.save_html` writes as a standalone page. Everything it needs
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers._checks import check_int
+from helpers._checks import check_float, check_int
 
 KINDS = ("attention", "any")
 
@@ -285,3 +286,203 @@ def explore(weights, query_labels, key_labels, **options) -> AttentionExplorer:
     value_name : str, what the legend calls the numbers ("weight").
     """
     return AttentionExplorer(weights, query_labels, key_labels, **options)
+
+
+_SAMPLING_SCRIPT = r"""
+(function () {
+  const root = document.getElementById("%(id)s");
+  if (!root || root.dataset.ready) return;
+  root.dataset.ready = "1";
+  const data = JSON.parse(root.querySelector("script.explorer-data").textContent);
+  const picture = root.querySelector(".explorer-static");
+  if (picture) picture.style.display = "none";
+  const view = root.querySelector(".explorer-view");
+  view.style.display = "block";
+  const vocab = data.token_labels.length;
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  // the distribution of helpers.layers.sampling_distribution: temperature, then top-k, then top-p, renormalised
+  function distribution(logits, temperature, topK, topP) {
+    const n = logits.length;
+    if (temperature === 0) {
+      let best = 0;
+      for (let i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
+      return logits.map((_, i) => (i === best ? 1 : 0));
+    }
+    let scaled = logits.map(v => v / temperature);
+    if (topK < n) {
+      const kth = scaled.slice().sort((a, b) => b - a)[topK - 1];
+      scaled = scaled.map(v => (v >= kth ? v : -Infinity));
+    }
+    const top = Math.max(...scaled);
+    let probs = scaled.map(v => Math.exp(v - top));
+    let total = probs.reduce((a, b) => a + b, 0);
+    probs = probs.map(v => v / total);
+    if (topP < 1) {
+      const order = probs.map((p, i) => i).sort((a, b) => (probs[b] - probs[a]) || (a - b));
+      let before = 0;
+      const keep = new Array(n).fill(false);
+      for (const i of order) { keep[i] = before < topP; before += probs[i]; }
+      probs = probs.map((p, i) => (keep[i] ? p : 0));
+      total = probs.reduce((a, b) => a + b, 0);
+      probs = probs.map(v => v / total);
+    }
+    return probs;
+  }
+  const controls = el("div", {"class": "explorer-controls"});
+  function control(label, attrs) {
+    const wrap = el("label", {}, label + " ");
+    const input = el("input", Object.assign({"aria-label": label}, attrs));
+    const shown = el("output", {}, "");
+    wrap.appendChild(input);
+    wrap.appendChild(shown);
+    controls.appendChild(wrap);
+    return [input, shown];
+  }
+  const rowLabel = el("label", {}, data.row_name + " ");
+  const rowSelect = el("select", {"aria-label": data.row_name});
+  data.row_labels.forEach((name, i) => rowSelect.appendChild(el("option", {"value": String(i)}, name)));
+  rowLabel.appendChild(rowSelect);
+  controls.appendChild(rowLabel);
+  const [temperature, temperatureShown] = control("temperature", {"type": "range", "min": "0", "max": "4",
+                                                                  "step": "0.1", "value": String(data.temperature)});
+  const [topK, topKShown] = control("top-k", {"type": "range", "min": "1", "max": String(vocab), "step": "1",
+                                              "value": String(data.top_k)});
+  const [topP, topPShown] = control("top-p", {"type": "range", "min": "0.05", "max": "1", "step": "0.05",
+                                              "value": String(data.top_p)});
+  view.appendChild(controls);
+  const info = el("div", {"class": "explorer-info", "aria-live": "polite"}, "");
+  view.appendChild(info);
+  const table = el("table", {"class": "explorer-bars"});
+  view.appendChild(table);
+  function draw() {
+    const t = Number(temperature.value), k = Number(topK.value), p = Number(topP.value);
+    temperatureShown.textContent = t === 0 ? "0 (greedy)" : t.toFixed(1);
+    topKShown.textContent = k >= vocab ? "off" : String(k);
+    topPShown.textContent = p >= 1 ? "off" : p.toFixed(2);
+    const probs = distribution(data.logits[Number(rowSelect.value)], t, k, p);
+    const order = probs.map((q, i) => i).sort((a, b) => (probs[b] - probs[a]) || (a - b));
+    const kept = probs.filter(q => q > 0).length;
+    info.textContent = kept + " token" + (kept === 1 ? "" : "s") + " can be drawn; the " + data.shown +
+      " most likely are listed";
+    table.textContent = "";
+    order.slice(0, data.shown).forEach(i => {
+      const tr = el("tr", {"data-token": String(i)});
+      tr.appendChild(el("th", {"scope": "row"}, data.token_labels[i]));
+      const cell = el("td", {"class": "explorer-bar-cell"});
+      const bar = el("span", {"class": "explorer-bar"});
+      bar.style.width = Math.round(300 * probs[i]) + "px";
+      cell.appendChild(bar);
+      tr.appendChild(cell);
+      tr.appendChild(el("td", {"class": "explorer-probability"}, probs[i].toFixed(data.precision)));
+      if (probs[i] === 0) tr.classList.add("explorer-dropped");
+      table.appendChild(tr);
+    });
+  }
+  [temperature, topK, topP].forEach(input => input.addEventListener("input", draw));
+  rowSelect.addEventListener("change", draw);
+  draw();
+})();
+"""
+
+_SAMPLING_STYLE = """
+#%(id)s .explorer-view { display: none; font: 12px sans-serif; }
+#%(id)s .explorer-controls label { margin-right: 1.2em; }
+#%(id)s .explorer-controls output { display: inline-block; min-width: 4.5em; }
+#%(id)s .explorer-info { margin: 4px 0; }
+#%(id)s table.explorer-bars th { font-weight: normal; text-align: right; padding-right: 4px; white-space: pre; }
+#%(id)s .explorer-bar { display: inline-block; height: 10px; background: #3b528b; }
+#%(id)s tr.explorer-dropped { color: #aaa; }
+"""
+
+
+class SamplingExplorer:
+    """Next-token probabilities under temperature, top-k and top-p, with sliders, computed in the browser exactly as
+    :func:`helpers.layers.sampling_distribution` computes them (in double precision, from the logits the page
+    receives, rounded to ``logit_precision`` decimals). See :func:`explore_sampling`."""
+
+    def __init__(self, logits, token_labels, row_labels, *, title: str = "", row_name: str = "position",
+                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, shown: int = 12,
+                 precision: int = 4, logit_precision: int = 4):
+        logits = np.asarray(logits, dtype=np.float64)
+        if logits.ndim != 2 or 0 in logits.shape:
+            raise ValueError(f"logits must have shape (rows, vocab), got shape {np.shape(logits)}")
+        if not np.isfinite(logits).all():
+            raise ValueError("logits must be finite numbers (a token ruled out by -inf cannot be shown on a slider), "
+                             f"got {int((~np.isfinite(logits)).sum())} other value(s)")
+        rows, vocab = logits.shape
+        self.token_labels = AttentionExplorer._labels("token_labels", token_labels, vocab)
+        self.row_labels = AttentionExplorer._labels("row_labels", row_labels, rows)
+        self.temperature = round(check_float("temperature", temperature, 0.0, 4.0), 1)
+        self.top_k = vocab if top_k is None else check_int("top_k", top_k, 1, vocab)
+        self.top_p = 1.0 if top_p is None else check_float("top_p", top_p, 0.0, 1.0, open_min=True)
+        self.shown = check_int("shown", shown, 1)
+        self.precision = check_int("precision", precision, 1, 8)
+        self.logit_precision = check_int("logit_precision", logit_precision, 1, 8)
+        self.title, self.row_name = str(title), str(row_name)
+        self.logits = logits
+        self.id = f"explorer-{uuid.uuid4().hex[:12]}"
+
+    def payload(self) -> dict:
+        return {"logits": np.round(self.logits, self.logit_precision).tolist(), "token_labels": self.token_labels,
+                "row_labels": self.row_labels, "row_name": self.row_name, "temperature": self.temperature,
+                "top_k": self.top_k, "top_p": self.top_p, "shown": min(self.shown, len(self.token_labels)),
+                "precision": self.precision}
+
+    def probabilities(self, row: int, temperature: float, top_k: int | None = None, top_p: float | None = None):
+        """What the page shows for these settings: :func:`helpers.layers.sampling_distribution` of the logits it
+        received (rounded), float64 (vocab,)."""
+        from helpers.layers.decoding import sampling_distribution
+
+        logits = np.round(self.logits[row:row + 1], self.logit_precision)
+        return sampling_distribution(logits, temperature, top_k, top_p)[0]
+
+    def _picture(self) -> str:
+        import matplotlib.pyplot as plt
+
+        probs = self.probabilities(0, self.temperature, None if self.top_k >= len(self.token_labels) else self.top_k,
+                                   None if self.top_p >= 1 else self.top_p)
+        order = np.argsort(-probs, kind="stable")[:self.payload()["shown"]]
+        fig, ax = plt.subplots(figsize=(5, 0.25 * len(order) + 1), dpi=72)
+        ax.barh(range(len(order))[::-1], probs[order])
+        ax.set_yticks(range(len(order))[::-1], [self.token_labels[i] for i in order])
+        ax.set(xlabel="probability", title=f"{self.title} · {self.row_labels[0]}, temperature {self.temperature}"
+               .strip(" ·"))
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(fig)
+        return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+    def to_html(self) -> str:
+        data = json.dumps(self.payload(), separators=(",", ":")).replace("</", "<\\/")
+        title = f"<div class='explorer-title'><b>{html.escape(self.title)}</b></div>" if self.title else ""
+        return (f"<div id='{self.id}' class='sampling-explorer'>{title}"
+                f"<style>{_SAMPLING_STYLE % {'id': self.id}}</style>"
+                f"<img class='explorer-static' alt='{html.escape(self.title or 'next-token probabilities')}' "
+                f"src='data:image/png;base64,{self._picture()}'/>"
+                f"<div class='explorer-view'></div>"
+                f"<script type='application/json' class='explorer-data'>{data}</script>"
+                f"<script>{_SAMPLING_SCRIPT % {'id': self.id}}</script></div>")
+
+    _repr_html_ = to_html
+    save_html = AttentionExplorer.save_html
+
+
+def explore_sampling(logits, token_labels, row_labels, **options) -> SamplingExplorer:
+    """Next-token probabilities with temperature, top-k and top-p sliders, computed in the browser.
+
+    Parameters
+    ----------
+    logits : array (rows, vocab), e.g. a model's logits at several output positions.
+    token_labels : one label per vocabulary entry; row_labels : one per row.
+    title, row_name : str ("position" names the row selector).
+    temperature : float in [0, 4] (0: greedy), top_k : int or None (off), top_p : float in (0, 1] or None (off):
+        the sliders' starting values.
+    shown : int, how many of the most likely tokens are listed; precision : decimals of the probabilities shown;
+    logit_precision : decimals of the logits the page receives.
+    """
+    return SamplingExplorer(logits, token_labels, row_labels, **options)

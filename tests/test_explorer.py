@@ -75,3 +75,24 @@ def test_other_numbers_and_masked_rows():
     assert isinstance(helpers.explore(np.full((1, 2, 3), 7.0), "ab", "xyz", kind="any"), AttentionExplorer)
     masked = np.array([[[1.0, 0.0], [0.0, 0.0]]])          # a query that may see no key: all-zero row
     helpers.explore(masked, "ab", "xy")
+
+
+def test_sampling_explorer_payload_and_python_reference():
+    logits = RNG.standard_normal((3, 7)) * 3
+    explorer = helpers.explore_sampling(logits, list("abcdefg"), ["p1", "p2", "p3"], temperature=0.7, top_k=3)
+    payload = explorer.payload()
+    assert np.abs(np.array(payload["logits"]) - logits).max() <= 0.5e-4 + 1e-12
+    assert payload["top_k"] == 3 and payload["top_p"] == 1.0 and payload["temperature"] == 0.7
+    probs = explorer.probabilities(1, 0.7, 3, None)
+    assert (probs > 0).sum() == 3 and abs(probs.sum() - 1) < 1e-12
+    greedy = explorer.probabilities(0, 0.0)
+    assert greedy.max() == 1.0 and greedy.argmax() == np.round(logits[0], 4).argmax()
+    page = explorer.to_html()
+    assert "data:image/png;base64," in page and "https://" not in page
+    for options, message in (({"temperature": 5.0}, "temperature"), ({"top_k": 0}, "top_k"), ({"top_p": 0.0}, "top_p")):
+        with pytest.raises(ValueError, match=message):
+            helpers.explore_sampling(logits, list("abcdefg"), ["p1", "p2", "p3"], **options)
+    with pytest.raises(ValueError, match="token_labels"):
+        helpers.explore_sampling(logits, list("abc"), ["p1", "p2", "p3"])
+    with pytest.raises(ValueError, match="finite"):
+        helpers.explore_sampling(np.full((1, 2), np.inf), "ab", ["p"])

@@ -24,7 +24,7 @@ registered for ``.keras`` saving.
 
 from helpers.layers._common import PACKAGE, masked_softmax
 from helpers.layers.decoding import (CausalSelfAttention, DecoderOnlyTransformer, KVCache, TransformerDecoderBlock,
-                                      generate, next_token, top_p_keep)
+                                      generate, next_token, sampling_distribution, top_p_keep)
 from helpers.layers.efficient import (GroupedQueryAttention, MultiHeadLatentAttention, apply_rope, kv_cache_bytes,
                                       kv_cache_bytes_per_token, naive_attention, online_softmax, repeat_kv_heads,
                                       rope_frequencies, sliding_window_attention, sliding_window_mask,
@@ -53,7 +53,8 @@ __all__ = [
     "GroupedQueryAttention", "repeat_kv_heads", "kv_cache_bytes", "kv_cache_bytes_per_token",
     "MultiHeadLatentAttention", "sliding_window_mask", "rope_frequencies",
     "apply_rope", "online_softmax", "naive_attention", "tiled_attention", "sliding_window_attention",
-    "CausalSelfAttention", "TransformerDecoderBlock", "DecoderOnlyTransformer", "KVCache", "next_token", "top_p_keep",
+    "CausalSelfAttention", "TransformerDecoderBlock", "DecoderOnlyTransformer", "KVCache", "next_token",
+    "sampling_distribution", "top_p_keep",
     "generate",
     "CrossAttention", "CrossAttentionDecoderBlock", "EncoderDecoderTransformer", "DecodingState", "greedy_translate",
     "beam_search", "sequence_logprob", "Translation",

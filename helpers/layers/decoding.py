@@ -391,6 +391,39 @@ def top_p_keep(probs, top_p: float):
     return keep
 
 
+def sampling_distribution(logits, temperature: float, top_k: int | None = None, top_p: float | None = None):
+    """The probabilities :func:`next_token` draws from, float64 (batch, vocab), for logits (batch, vocab).
+
+    Introduced in notebooks/08_causal_decoding.ipynb (its sampling explorer computes the same in the browser).
+    ``temperature == 0`` gives all the probability to the argmax (greedy decoding); otherwise the softmax of
+    ``logits / temperature`` after top-k, then top-p, each removing tokens, renormalised.
+    """
+    temperature = check_float("temperature", temperature, 0.0)
+    logits = np.asarray(ops.convert_to_numpy(logits), dtype=np.float64)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape (batch, vocab), got {logits.shape}")
+    if top_k is not None:
+        top_k = check_int("top_k", top_k, 1, logits.shape[-1])
+    if top_p is not None:
+        top_p = check_float("top_p", top_p, 0.0, 1.0, open_min=True)
+    if temperature == 0.0:
+        return np.eye(logits.shape[-1])[logits.argmax(axis=-1)]
+    return _sampling_distribution(logits, temperature, top_k, top_p)
+
+
+def _sampling_distribution(logits, temperature, top_k, top_p):
+    scaled = logits / temperature
+    if top_k is not None:
+        kth = np.sort(scaled, axis=-1)[:, -top_k][:, None]
+        scaled = np.where(scaled >= kth, scaled, -np.inf)
+    probs = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    if top_p is not None:
+        probs = np.where(top_p_keep(probs, top_p), probs, 0.0)
+        probs /= probs.sum(axis=-1, keepdims=True)
+    return probs
+
+
 def next_token(logits, temperature: float = 0.0, top_k: int | None = None, rng=None, top_p: float | None = None):
     """Pick one token per row from next-token logits (batch, vocab): greedy or sampled.
 
@@ -430,15 +463,7 @@ def next_token(logits, temperature: float = 0.0, top_k: int | None = None, rng=N
         return logits.argmax(axis=-1).astype(np.int32)
     if rng is None:
         raise ValueError("sampling (temperature > 0) needs rng, a numpy.random.Generator")
-    scaled = logits / temperature
-    if top_k is not None:
-        kth = np.sort(scaled, axis=-1)[:, -top_k][:, None]
-        scaled = np.where(scaled >= kth, scaled, -np.inf)
-    probs = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
-    probs /= probs.sum(axis=-1, keepdims=True)
-    if top_p is not None:
-        probs = np.where(top_p_keep(probs, top_p), probs, 0.0)
-        probs /= probs.sum(axis=-1, keepdims=True)
+    probs = _sampling_distribution(logits, temperature, top_k, top_p)
     draws = rng.random((len(probs), 1))
     return np.minimum((probs.cumsum(axis=-1) < draws).sum(axis=-1), logits.shape[-1] - 1).astype(np.int32)
 

@@ -63,3 +63,43 @@ def test_explorer_page_offline(browser, tmp_path, shots, steps):
         assert not outside, f"requests outside the page: {outside}"
     finally:
         context.close()
+
+
+def test_sampling_explorer_sliders_match_python(browser, tmp_path, shots, steps):
+    rng = np.random.default_rng(1)
+    logits = rng.standard_normal((2, 20)) * 2.5
+    labels = [chr(ord("a") + i) for i in range(20)]
+    explorer = helpers.explore_sampling(logits, labels, ["first", "second"], temperature=1.0, shown=20)
+    page_file = explorer.save_html(tmp_path / "sampling.html")
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    steps.page = page
+    try:
+        page.goto(page_file.as_uri())
+        root = page.locator(f"#{explorer.id}")
+        root.locator("table.explorer-bars tr").first.wait_for()
+
+        def set_slider(label, value):
+            root.locator(f"input[aria-label='{label}']").evaluate(
+                "(input, value) => { input.value = value; input.dispatchEvent(new Event('input')); }", str(value))
+
+        for row, temperature, top_k, top_p in ((0, 1.0, 20, 1.0), (1, 0.5, 5, 1.0), (1, 2.0, 20, 0.6),
+                                               (0, 1.5, 8, 0.8), (0, 0.0, 20, 1.0)):
+            with steps(f"row {row}, temperature {temperature}, top-k {top_k}, top-p {top_p}"):
+                root.locator("select").select_option(str(row))
+                set_slider("temperature", temperature)
+                set_slider("top-k", top_k)
+                set_slider("top-p", top_p)
+                shown = {int(tr.get_attribute("data-token")): float(tr.locator(".explorer-probability").inner_text())
+                         for tr in root.locator("table.explorer-bars tr").all()}
+                expected = explorer.probabilities(row, temperature, None if top_k == 20 else top_k,
+                                                  None if top_p == 1.0 else top_p)
+                assert len(shown) == 20
+                for token, value in shown.items():
+                    assert abs(value - expected[token]) <= 0.5e-4 + 1e-9, (token, value, expected[token])
+        page.screenshot(path=str(shots / "sampling_explorer.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        context.close()
