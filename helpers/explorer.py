@@ -78,6 +78,7 @@ _SCRIPT = r"""
   legend.appendChild(el("span", {}, data.vmin.toFixed(data.precision) + " "));
   legend.appendChild(bar);
   legend.appendChild(el("span", {}, " " + data.vmax.toFixed(data.precision) + "  (" + data.value_name + ")"));
+  if (data.marks) legend.appendChild(el("span", {"class": "explorer-mark-key"}, "  outlined: " + data.marks_label));
   view.appendChild(legend);
   let locked = null;
   function current() {
@@ -114,6 +115,7 @@ _SCRIPT = r"""
                       data.show_numbers ? value.toFixed(Math.min(2, data.precision)).replace(/^0\./, ".") : "");
         td.style.background = colour(value);
         td.style.color = textColour(value);
+        if (data.marks && data.marks[q].includes(k)) td.classList.add("explorer-mark");
         td.addEventListener("mouseenter", () => { if (locked === null || locked === q) describe(q, k, matrix); });
         tr.appendChild(td);
       });
@@ -156,6 +158,7 @@ _STYLE = """
 #%(id)s tr.explorer-locked th { font-weight: bold; text-decoration: underline; }
 #%(id)s tr.explorer-row:focus { outline: 2px solid #e66; }
 #%(id)s .explorer-bar { display: inline-block; width: 160px; height: 10px; vertical-align: middle; }
+#%(id)s td.explorer-mark { box-shadow: inset 0 0 0 2px #e4002b; }
 """
 
 
@@ -168,7 +171,8 @@ class AttentionExplorer:
     """
 
     def __init__(self, weights, query_labels, key_labels, *, title: str = "", layer_names=None, head_names=None,
-                 kind: str = "attention", precision: int = 3, show_numbers: bool = False, value_name: str = "weight"):
+                 kind: str = "attention", precision: int = 3, show_numbers: bool = False, value_name: str = "weight",
+                 marks=None, marks_label: str = "marked"):
         weights = np.asarray(weights, dtype=np.float64)
         if weights.ndim == 3:
             weights = weights[None]
@@ -205,6 +209,17 @@ class AttentionExplorer:
         self.value_name = str(value_name)
         self.kind = kind
         self.weights = weights
+        self.marks = None
+        if marks is not None:
+            if len(marks) != n_queries:
+                raise ValueError(f"marks must have one list of key indices per query ({n_queries}), got {len(marks)}")
+            self.marks = []
+            for query, keys in enumerate(marks):
+                keys = [int(k) for k in (keys or [])]
+                if any(k < 0 or k >= n_keys for k in keys):
+                    raise ValueError(f"marks[{query}] must hold key indices in [0, {n_keys - 1}], got {keys}")
+                self.marks.append(keys)
+        self.marks_label = str(marks_label)
         self.id = f"explorer-{uuid.uuid4().hex[:12]}"
 
     @staticmethod
@@ -221,7 +236,8 @@ class AttentionExplorer:
         return {"weights": rounded.tolist(), "query_labels": self.query_labels, "key_labels": self.key_labels,
                 "layer_names": self.layer_names, "head_names": self.head_names, "precision": self.precision,
                 "vmin": float(min(0.0, rounded.min())), "vmax": float(rounded.max()),
-                "show_numbers": self.show_numbers, "value_name": self.value_name}
+                "show_numbers": self.show_numbers, "value_name": self.value_name, "marks": self.marks,
+                "marks_label": self.marks_label}
 
     def _picture(self) -> str:
         """A PNG of the first view (first layer, first head), base64: shown where scripts do not run."""
@@ -284,6 +300,8 @@ def explore(weights, query_labels, key_labels, **options) -> AttentionExplorer:
     precision : int in [1, 6], decimals of the numbers shown (the weights are rounded to it in the page).
     show_numbers : bool, print each weight in its cell (for small grids).
     value_name : str, what the legend calls the numbers ("weight").
+    marks : optional, one list of key indices per query: cells to outline (an answer key: where each output's
+        source field lies); marks_label : what the legend calls them.
     """
     return AttentionExplorer(weights, query_labels, key_labels, **options)
 

@@ -96,3 +96,12 @@ def test_sampling_explorer_payload_and_python_reference():
         helpers.explore_sampling(logits, list("abc"), ["p1", "p2", "p3"])
     with pytest.raises(ValueError, match="finite"):
         helpers.explore_sampling(np.full((1, 2), np.inf), "ab", ["p"])
+
+
+def test_marks_are_embedded_and_checked():
+    explorer = helpers.explore(softmax_rows((1, 2, 3)), "ab", "xyz", marks=[[0, 1], []], marks_label="true field")
+    assert explorer.payload()["marks"] == [[0, 1], []] and explorer.payload()["marks_label"] == "true field"
+    with pytest.raises(ValueError, match="marks must have one list"):
+        helpers.explore(softmax_rows((1, 2, 3)), "ab", "xyz", marks=[[0]])
+    with pytest.raises(ValueError, match=r"marks\[1\]"):
+        helpers.explore(softmax_rows((1, 2, 3)), "ab", "xyz", marks=[[0], [3]])

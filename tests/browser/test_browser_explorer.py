@@ -15,7 +15,8 @@ def test_explorer_page_offline(browser, tmp_path, shots, steps):
     rng = np.random.default_rng(0)
     scores = rng.standard_normal((2, 3, 5, 6))                         # layers, heads, queries, keys
     weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
-    first = helpers.explore(weights, list("abcde"), list("uvwxyz"), title="first")
+    first = helpers.explore(weights, list("abcde"), list("uvwxyz"), title="first",
+                            marks=[[0, 1], [], [2], [], [5]], marks_label="a test key")
     second = helpers.explore(weights[0], list("abcde"), list("uvwxyz"), title="second")
     page_file = tmp_path / "explorers.html"
     page_file.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{first.to_html()}"
@@ -33,6 +34,10 @@ def test_explorer_page_offline(browser, tmp_path, shots, steps):
             one, two = page.locator(f"#{first.id}"), page.locator(f"#{second.id}")
             one.locator("table.explorer-grid").wait_for()
             assert one.locator(".explorer-static").is_hidden(), "the script replaced the picture"
+        with steps("the marked cells are outlined"):
+            marked = [(int(td.evaluate("c => c.parentElement.dataset.query")), int(td.get_attribute("data-key")))
+                      for td in one.locator("td.explorer-mark").all()]
+            assert sorted(marked) == [(0, 0), (0, 1), (2, 2), (4, 5)], marked
         with steps("choose layer 2, head 3 and read a weight under the pointer"):
             one.locator("select[aria-label=layer]").select_option("1")
             one.locator("select[aria-label=head]").select_option("2")
