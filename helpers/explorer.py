@@ -274,6 +274,11 @@ class AttentionExplorer:
     def _repr_html_(self) -> str:
         return self.to_html()
 
+    def __repr__(self) -> str:
+        layers, heads, n_queries, n_keys = self.weights.shape
+        return (f"AttentionExplorer({self.title!r}: {layers} layer(s) × {heads} head(s), {n_queries} queries × "
+                f"{n_keys} keys)")
+
     def save_html(self, path) -> Path:
         """Write the explorer as a standalone page (works offline) and return its path."""
         path = Path(path)
@@ -488,6 +493,9 @@ class SamplingExplorer:
 
     _repr_html_ = to_html
     save_html = AttentionExplorer.save_html
+
+    def __repr__(self) -> str:
+        return f"SamplingExplorer({self.title!r}: {len(self.row_labels)} rows × {len(self.token_labels)} tokens)"
 
 
 def explore_sampling(logits, token_labels, row_labels, **options) -> SamplingExplorer:
