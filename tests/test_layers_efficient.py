@@ -159,6 +159,7 @@ def test_kv_cache_bytes_schemes_and_bad_input():
     for kwargs, message in (({"n_kv_heads": 2}, "together"), ({}, "together"),
                             ({"n_kv_heads": 2, "head_dim": 4, "latent_dim": 8}, "not both"),
                             ({"latent_dim": 8, "full_attention_every": 2}, "needs window"),
+                            ({"latent_dim": 8, "window": 4, "full_attention_every": 3}, "exceeds n_layers"),
                             ({"latent_dim": 0}, "latent_dim"), ({"latent_dim": 8, "window": 0}, "window"),
                             ({"latent_dim": 8, "dtype_bytes": 0}, "dtype_bytes")):
         with pytest.raises(ValueError, match=message):

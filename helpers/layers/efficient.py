@@ -77,6 +77,9 @@ def kv_cache_bytes(n_layers: int, context: int, *, n_kv_heads: int | None = None
         if window is None:
             raise ValueError(f"full_attention_every={full_attention_every} needs window (the other layers' sliding "
                              "window); without a window every layer keeps the full context")
+        if full_attention_every > n_layers:
+            raise ValueError(f"full_attention_every={full_attention_every} exceeds n_layers={n_layers}: no layer would "
+                             f"keep the full context; use a value in [1, {n_layers}], or leave it out")
     if window is None:
         tokens = n_layers * context
     else:
