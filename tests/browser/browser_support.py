@@ -91,6 +91,7 @@ class Committed(NamedTuple):
     has_math: bool      # markdown with $...$
     folded: int         # cells with their source hidden (solutions)
     markdown: int       # markdown cells
+    explorers: int = 0  # helpers.explore / explore_sampling outputs (HTML with a picture and a script)
 
 
 def committed(path) -> Committed:
@@ -101,7 +102,10 @@ def committed(path) -> Committed:
     markdown = [cell for cell in notebook.cells if cell.cell_type == "markdown"]
     has_math = any("$" in cell.source for cell in markdown)
     folded = sum(bool(cell.metadata.get("jupyter", {}).get("source_hidden")) for cell in notebook.cells)
-    return Committed(len(notebook.cells), figures, has_math, folded, len(markdown))
+    explorers = sum("class='attention-explorer'" in "".join(output.get("data", {}).get("text/html", ""))
+                    or "class='sampling-explorer'" in "".join(output.get("data", {}).get("text/html", ""))
+                    for cell in notebook.cells for output in cell.get("outputs", []))
+    return Committed(len(notebook.cells), figures, has_math, folded, len(markdown), explorers)
 
 
 @dataclass

@@ -54,8 +54,11 @@ STATE_JS = r"""() => {
   return {
     cells: panel.querySelectorAll('.jp-Cell').length,
     rendered: markdown.filter(node => node.childNodes.length > 0).length,
-    figures: Array.from(panel.querySelectorAll('.jp-OutputArea-output img'))
+    figures: Array.from(panel.querySelectorAll('.jp-OutputArea-output[data-mime-type="image/png"] img'))
       .filter(img => img.complete && img.naturalWidth > 0).length,
+    explorerPictures: Array.from(panel.querySelectorAll('.jp-OutputArea-output[data-mime-type="text/html"] img'))
+      .filter(img => img.complete && img.naturalWidth > 0).length,
+    explorersLive: panel.querySelectorAll('.explorer-view table tr').length,
     math: panel.querySelectorAll('mjx-container').length,
     rawMath: text.filter(t => /\$[^$]+\$|\\\(|\\\[/.test(t)).map(t => t.slice(0, 120)),
     errors: Array.from(panel.querySelectorAll(
@@ -130,6 +133,9 @@ def test_notebook_opens_clean_with_math_and_figures(lab_page, lab, steps, shots,
             f"a pop-up covers the notebook on first open: {state['toasts'] + state['dialogs']}"
         assert state["figures"] == expected.figures, \
             f"{state['figures']} of {expected.figures} committed figures displayed"
+        # an untrusted notebook runs no script of its outputs: each explorer shows its picture instead
+        assert state["explorerPictures"] == expected.explorers, \
+            f"{state['explorerPictures']} of {expected.explorers} explorer pictures displayed"
         assert state["errors"] == [], f"error output in the committed notebook: {state['errors'][:2]}"
         outside = steps.notes["outside"]
         assert outside == [], f"JupyterLab asked for something outside its server: {outside[:3]}"
@@ -175,6 +181,21 @@ def test_restart_and_run_all_finishes_without_errors(lab_page, lab, steps, shots
         wait_until(page, STATE_JS, lambda s: s["figures"] >= expected.figures, "every figure drawn again", 120)
         page.locator(".jp-NotebookPanel .jp-Cell").last.scroll_into_view_if_needed()
         page.screenshot(path=str(shots / f"lab-{prefix}-run-all-end.png"))
+    if expected.explorers:
+        with steps(f"{prefix}: after Run All, every explorer is live (its script ran in the trusted session)"):
+            explorers = page.locator(".jp-NotebookPanel .attention-explorer, .jp-NotebookPanel .sampling-explorer")
+            assert explorers.count() == expected.explorers
+            for i in range(expected.explorers):
+                explorer = explorers.nth(i)
+                explorer.scroll_into_view_if_needed()
+                explorer.locator(".explorer-view table tr").first.wait_for()
+                assert explorer.locator(".explorer-static").is_hidden()
+            sampler = page.locator(".jp-NotebookPanel .sampling-explorer")
+            if sampler.count():
+                sampler.first.locator("input[aria-label='temperature']").evaluate(
+                    "input => { input.value = '0'; input.dispatchEvent(new Event('input')); }")
+                assert sampler.first.locator(".explorer-info").text_content().startswith("1 token can be drawn")
+                sampler.first.screenshot(path=str(shots / f"lab-{prefix}-sampling-explorer.png"))
 
 
 def run_to_end(page):

@@ -16,6 +16,11 @@ pytestmark = pytest.mark.browser
 
 NOTEBOOKS = course.notebooks()
 PAGES = ["index.html"] + [f"{path.stem}.html" for path in NOTEBOOKS]
+
+
+def committed_explorers(path) -> int:
+    from browser_support import committed
+    return committed(path).explorers
 SETTLE_S = 180      # MathJax typesetting a long page, images decoding (seconds when loaded)
 
 PAGE_JS = r"""() => {
@@ -113,3 +118,28 @@ def test_every_internal_link_resolves(site):
             elif anchor and target.endswith(".html") and f'id="{anchor}"' not in found:
                 broken.append(f"{name}: {href} (no #{anchor})")
     assert broken == [], broken[:10]
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if committed_explorers(p)], ids=lambda p: p.stem[:2])
+def test_site_explorers_are_live_offline(site, site_page, steps, shots, path):
+    """Every explorer of a page runs on the site with the network blocked: its picture hidden, its table drawn,
+    and a hover over the first cell names a weight or a position."""
+    page = site_page
+    with steps(f"load {path.stem}.html"):
+        page.goto(f"{site.url}/{path.stem}.html")
+        page.wait_for_load_state("networkidle")
+    with steps("every explorer live"):
+        explorers = page.locator(".attention-explorer, .sampling-explorer")
+        assert explorers.count() == committed_explorers(path)
+        for i in range(explorers.count()):
+            explorer = explorers.nth(i)
+            explorer.scroll_into_view_if_needed()
+            explorer.locator(".explorer-view table tr").first.wait_for()
+            assert explorer.locator(".explorer-static").is_hidden()
+            cell = explorer.locator("table.explorer-grid td").first
+            if cell.count():
+                cell.hover()
+                assert "→ key" in explorer.locator(".explorer-info").text_content()
+        explorers.first.screenshot(path=str(shots / f"site-{path.stem[:2]}-explorer.png"))
+        assert steps.notes["page errors"] == [], steps.notes["page errors"]
+        assert steps.notes["outside"] == [], steps.notes["outside"][:3]
