@@ -24,7 +24,9 @@ from helpers._checks import check_float, check_int
 
 KINDS = ("attention", "any")
 
-_SCRIPT = r"""
+# The start of every explorer's script: find its own element (once), read its data, hide the picture, show the
+# view; el() builds an element with attributes and text.
+_PREAMBLE = r"""
 (function () {
   const root = document.getElementById("%(id)s");
   if (!root || root.dataset.ready) return;
@@ -34,7 +36,15 @@ _SCRIPT = r"""
   if (picture) picture.style.display = "none";
   const view = root.querySelector(".explorer-view");
   view.style.display = "block";
-  const nLayers = data.weights.length, nHeads = data.weights[0].length;
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+"""
+
+_SCRIPT = _PREAMBLE + r"""  const nLayers = data.weights.length, nHeads = data.weights[0].length;
   const nQ = data.query_labels.length, nK = data.key_labels.length;
   const colours = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];   // viridis
   function colour(value) {
@@ -46,12 +56,6 @@ _SCRIPT = r"""
   function textColour(value) {
     const t = (value - data.vmin) / ((data.vmax - data.vmin) || 1);
     return t > 0.6 ? "#000" : "#fff";
-  }
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-    if (text !== undefined) node.textContent = text;
-    return node;
   }
   const controls = el("div", {"class": "explorer-controls"});
   function selector(label, names, allLabel) {
@@ -162,13 +166,62 @@ _STYLE = """
 """
 
 
-class AttentionExplorer:
+class _Explorer:
+    """What every explorer shares: its HTML (title, style, picture, data, script), its display in a notebook, and a
+    standalone page. A subclass sets the class attributes and writes ``payload`` and ``_figure``."""
+    _css_class = _style = _script = _alt = ""
+
+    def payload(self) -> dict:
+        raise NotImplementedError
+
+    def _figure(self):
+        """A matplotlib figure of the first view, shown where scripts do not run."""
+        raise NotImplementedError
+
+    def _picture(self) -> str:
+        """``_figure`` as a base64 PNG."""
+        import matplotlib.pyplot as plt
+
+        fig = self._figure()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(fig)
+        return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+    def to_html(self) -> str:
+        """The explorer as an HTML fragment: its picture, its data, its style and its script."""
+        data = json.dumps(self.payload(), separators=(",", ":")).replace("</", "<\\/")
+        title = f"<div class='explorer-title'><b>{html.escape(self.title)}</b></div>" if self.title else ""
+        return (f"<div id='{self.id}' class='{self._css_class}'>{title}"
+                f"<style>{self._style % {'id': self.id}}</style>"
+                f"<img class='explorer-static' alt='{html.escape(self.title or self._alt)}' "
+                f"src='data:image/png;base64,{self._picture()}'/>"
+                f"<div class='explorer-view'></div>"
+                f"<script type='application/json' class='explorer-data'>{data}</script>"
+                f"<script>{self._script % {'id': self.id}}</script></div>")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def save_html(self, path) -> Path:
+        """Write the explorer as a standalone page (works offline) and return its path."""
+        path = Path(path)
+        if path.suffix.lower() not in (".html", ".htm"):
+            raise ValueError(f"path must end in .html, got {str(path)!r}")
+        page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(self.title or self._alt)}"
+                f"</title></head><body>{self.to_html()}</body></html>")
+        path.write_text(page, encoding="utf-8")
+        return path
+
+
+class AttentionExplorer(_Explorer):
     """Attention weights of one or more layers and heads, explorable in a notebook and on a web page, offline.
 
     Introduced in the course's notebooks as ``helpers.explore(...)``: see :func:`explore` for the arguments.
     ``payload()`` is exactly what the page receives (the weights rounded to ``precision`` decimals);
     ``_repr_html_()`` displays it in a notebook; :meth:`save_html` writes a standalone page.
     """
+    _css_class, _style, _script, _alt = "attention-explorer", _STYLE, _SCRIPT, "attention weights"
 
     def __init__(self, weights, query_labels, key_labels, *, title: str = "", layer_names=None, head_names=None,
                  kind: str = "attention", precision: int = 3, show_numbers: bool = False, value_name: str = "weight",
@@ -239,55 +292,22 @@ class AttentionExplorer:
                 "show_numbers": self.show_numbers, "value_name": self.value_name, "marks": self.marks,
                 "marks_label": self.marks_label}
 
-    def _picture(self) -> str:
-        """A PNG of the first view (first layer, first head), base64: shown where scripts do not run."""
-        import matplotlib
+    def _figure(self):
+        import matplotlib.pyplot as plt
 
         from helpers.plotting import plot_attention_heatmap
-
-        backend = matplotlib.get_backend()
-        import matplotlib.pyplot as plt
 
         n_queries, n_keys = self.weights.shape[2:]
         fig, ax = plt.subplots(figsize=(min(2 + 0.28 * n_keys, 9), min(1.5 + 0.24 * n_queries, 7)), dpi=72)
         title = f"{self.title} · {self.layer_names[0]}, {self.head_names[0]}".strip(" ·")
         plot_attention_heatmap(self.weights[0, 0], self.key_labels, self.query_labels, ax=ax, title=title,
                                vmax=float(self.weights.max()))
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", bbox_inches="tight")
-        plt.close(fig)
-        matplotlib.use(backend)
-        return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-    def to_html(self) -> str:
-        """The explorer as an HTML fragment: its picture, its data, its style and its script."""
-        data = json.dumps(self.payload(), separators=(",", ":")).replace("</", "<\\/")
-        title = f"<div class='explorer-title'><b>{html.escape(self.title)}</b></div>" if self.title else ""
-        return (f"<div id='{self.id}' class='attention-explorer'>{title}"
-                f"<style>{_STYLE % {'id': self.id}}</style>"
-                f"<img class='explorer-static' alt='{html.escape(self.title or 'attention weights')}' "
-                f"src='data:image/png;base64,{self._picture()}'/>"
-                f"<div class='explorer-view'></div>"
-                f"<script type='application/json' class='explorer-data'>{data}</script>"
-                f"<script>{_SCRIPT % {'id': self.id}}</script></div>")
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
+        return fig
 
     def __repr__(self) -> str:
         layers, heads, n_queries, n_keys = self.weights.shape
         return (f"AttentionExplorer({self.title!r}: {layers} layer(s) × {heads} head(s), {n_queries} queries × "
                 f"{n_keys} keys)")
-
-    def save_html(self, path) -> Path:
-        """Write the explorer as a standalone page (works offline) and return its path."""
-        path = Path(path)
-        if path.suffix.lower() not in (".html", ".htm"):
-            raise ValueError(f"path must end in .html, got {str(path)!r}")
-        page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(self.title or 'Attention')}"
-                f"</title></head><body>{self.to_html()}</body></html>")
-        path.write_text(page, encoding="utf-8")
-        return path
 
 
 def explore(weights, query_labels, key_labels, **options) -> AttentionExplorer:
@@ -311,23 +331,7 @@ def explore(weights, query_labels, key_labels, **options) -> AttentionExplorer:
     return AttentionExplorer(weights, query_labels, key_labels, **options)
 
 
-_SAMPLING_SCRIPT = r"""
-(function () {
-  const root = document.getElementById("%(id)s");
-  if (!root || root.dataset.ready) return;
-  root.dataset.ready = "1";
-  const data = JSON.parse(root.querySelector("script.explorer-data").textContent);
-  const picture = root.querySelector(".explorer-static");
-  if (picture) picture.style.display = "none";
-  const view = root.querySelector(".explorer-view");
-  view.style.display = "block";
-  const vocab = data.token_labels.length;
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+_SAMPLING_SCRIPT = _PREAMBLE + r"""  const vocab = data.token_labels.length;
   // the distribution of helpers.layers.sampling_distribution: temperature, then top-k, then top-p, renormalised
   function distribution(logits, temperature, topK, topP) {
     const n = logits.length;
@@ -423,10 +427,12 @@ _SAMPLING_STYLE = """
 """
 
 
-class SamplingExplorer:
+class SamplingExplorer(_Explorer):
     """Next-token probabilities under temperature, top-k and top-p, with sliders, computed in the browser exactly as
     :func:`helpers.layers.sampling_distribution` computes them (in double precision, from the logits the page
     receives, rounded to ``logit_precision`` decimals). See :func:`explore_sampling`."""
+    _css_class, _style, _script = "sampling-explorer", _SAMPLING_STYLE, _SAMPLING_SCRIPT
+    _alt = "next-token probabilities"
 
     def __init__(self, logits, token_labels, row_labels, *, title: str = "", row_name: str = "position",
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, shown: int = 12,
@@ -464,7 +470,7 @@ class SamplingExplorer:
         logits = np.round(self.logits[row:row + 1], self.logit_precision)
         return sampling_distribution(logits, temperature, top_k, top_p)[0]
 
-    def _picture(self) -> str:
+    def _figure(self):
         import matplotlib.pyplot as plt
 
         probs = self.probabilities(0, self.temperature, None if self.top_k >= len(self.token_labels) else self.top_k,
@@ -475,24 +481,7 @@ class SamplingExplorer:
         ax.set_yticks(range(len(order))[::-1], [self.token_labels[i] for i in order])
         ax.set(xlabel="probability", title=f"{self.title} · {self.row_labels[0]}, temperature {self.temperature}"
                .strip(" ·"))
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", bbox_inches="tight")
-        plt.close(fig)
-        return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-    def to_html(self) -> str:
-        data = json.dumps(self.payload(), separators=(",", ":")).replace("</", "<\\/")
-        title = f"<div class='explorer-title'><b>{html.escape(self.title)}</b></div>" if self.title else ""
-        return (f"<div id='{self.id}' class='sampling-explorer'>{title}"
-                f"<style>{_SAMPLING_STYLE % {'id': self.id}}</style>"
-                f"<img class='explorer-static' alt='{html.escape(self.title or 'next-token probabilities')}' "
-                f"src='data:image/png;base64,{self._picture()}'/>"
-                f"<div class='explorer-view'></div>"
-                f"<script type='application/json' class='explorer-data'>{data}</script>"
-                f"<script>{_SAMPLING_SCRIPT % {'id': self.id}}</script></div>")
-
-    _repr_html_ = to_html
-    save_html = AttentionExplorer.save_html
+        return fig
 
     def __repr__(self) -> str:
         return f"SamplingExplorer({self.title!r}: {len(self.row_labels)} rows × {len(self.token_labels)} tokens)"

@@ -36,7 +36,8 @@ MATHJAX_PARTS = ("MathJax.js", "LICENSE", "config", "extensions", "fonts", "jax/
                  "jax/output/HTML-CSS")
 #: The file that marks a folder as made by :func:`build`: the only kind of non-empty folder it deletes.
 MARKER = ".course-site"
-_NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_[A-Za-z0-9_]+\.ipynb|GLOSSARY\.md)\)")
+_NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_[A-Za-z0-9_]+\.ipynb|GLOSSARY\.md|images/[A-Za-z0-9_.-]+\.png)\)")
+IMAGES = "images"      # notebooks/images/: pictures the README shows, copied beside the site's pages
 #: The course glossary: a page of the site beside the notebooks (its links to notebooks are relative to that folder).
 GLOSSARY = "GLOSSARY"
 _README_LINK = re.compile(r"\]\(\.\./README\.md(#[^)]*)?\)")
@@ -149,6 +150,9 @@ def _assemble(source: Path) -> list[Path]:
     glossary = paths.REPO_ROOT / "notebooks" / f"{GLOSSARY}.md"
     (source / glossary.name).write_text(_README_LINK.sub("](index.md)", glossary.read_text(encoding="utf-8")),
                                         encoding="utf-8")
+    images = paths.REPO_ROOT / "notebooks" / IMAGES
+    if images.is_dir():
+        shutil.copytree(images, source / IMAGES)
     readme = (paths.REPO_ROOT / "README.md").read_text(encoding="utf-8")
     (source / "index.md").write_text(home_page(readme, [p.stem for p in notebooks]), encoding="utf-8")
     copy_mathjax(source / "_static" / "mathjax")

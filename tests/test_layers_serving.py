@@ -125,19 +125,22 @@ def test_paged_cache_gathers_forks_and_copies_on_write():
         full.append("x", [np.ones((1, 2, 1))], [np.ones((1, 2, 1))])
 
 
-@pytest.mark.parametrize("draft_length", [1, 3])
-def test_speculative_equals_greedy_for_any_draft(draft_length):
+def test_speculative_equals_greedy_for_any_draft():
     target, draft = model(seed=0), model(dim=8, heads=2, layers=1, seed=5)
+    target_weights = decoder_weights(target)
     step = compile_step()[0]
-    greedy = greedy_generate(step, decoder_weights(target), IDS, 8)
+    capacity = IDS.shape[1] + 8 + 3 + 1                  # room for the longest draft: one capacity for every call
+    greedy = greedy_generate(step, target_weights, IDS, 8, capacity=capacity)
     assert np.array_equal(greedy, generate(target, IDS, 8))
-    for draft_model in (draft, target):                   # a poor draft and a perfect one
-        tokens, stats = speculative_generate(step, decoder_weights(target), decoder_weights(draft_model), IDS, 8,
-                                             draft_length)
-        assert np.array_equal(tokens, greedy)
-        assert 0.0 <= stats["acceptance_rate"] <= 1.0
-    assert stats["acceptance_rate"] == 1.0                # the target as its own draft: every proposal accepted
-    assert stats["rounds"] <= -(-7 // (draft_length + 1)) + 1
+    assert np.array_equal(greedy_generate(step, target_weights, IDS, 8), greedy)     # the default: the least capacity
+    for draft_length in (1, 3):
+        for draft_model in (draft, target):               # a poor draft and a perfect one
+            tokens, stats = speculative_generate(step, target_weights, decoder_weights(draft_model), IDS, 8,
+                                                 draft_length, capacity=capacity)
+            assert np.array_equal(tokens, greedy)
+            assert 0.0 <= stats["acceptance_rate"] <= 1.0
+        assert stats["acceptance_rate"] == 1.0            # the target as its own draft: every proposal accepted
+        assert stats["rounds"] <= -(-7 // (draft_length + 1)) + 1
 
 
 def test_speculative_bad_input():
@@ -149,6 +152,10 @@ def test_speculative_bad_input():
         speculative_generate(decoder_step, weights, decoder_weights(model(vocab=30)), IDS, 4, 2)
     with pytest.raises(ValueError, match="prompts"):
         speculative_generate(decoder_step, weights, weights, IDS[:, :1], 4, 2)
+    with pytest.raises(ValueError, match="capacity must be an integer >= 19"):
+        speculative_generate(decoder_step, weights, weights, IDS, 4, 2, capacity=18)
+    with pytest.raises(ValueError, match="capacity must be an integer >= 16"):
+        greedy_generate(decoder_step, weights, IDS, 4, capacity=12)
 
 
 def test_top_p_keeps_the_smallest_set_reaching_p():

@@ -19,6 +19,8 @@ def test_home_page_keeps_the_readme_table_and_links_the_pages():
     assert "](notebooks/" not in page and "## Set up" not in page
     assert page.rstrip().endswith("```") and all(stem in page.split("{toctree}")[1] for stem in stems)
     assert "](GLOSSARY.md)" in page and site.GLOSSARY in page.split("{toctree}")[1]     # the glossary is a page
+    # the README's picture of an explorer: linked beside the pages, where the site copies notebooks/images/
+    assert "](images/explorer.png)" in page and (paths.NOTEBOOKS_DIR / site.IMAGES / "explorer.png").is_file()
 
 
 def test_home_page_needs_a_title_and_the_table():

@@ -357,7 +357,8 @@ class PagedKVCache:
         return int((self.references > 0).sum())
 
 
-def speculative_generate(step, target_weights: dict, draft_weights: dict, prompts, steps: int, draft_length: int):
+def speculative_generate(step, target_weights: dict, draft_weights: dict, prompts, steps: int, draft_length: int,
+                         capacity: int | None = None):
     """Greedy speculative decoding: the draft proposes ``draft_length`` tokens, the target checks them in one step.
 
     Introduced in notebooks/11_serving_attention.ipynb (Leviathan et al. 2023; Chen et al. 2023, greedy case).
@@ -375,6 +376,9 @@ def speculative_generate(step, target_weights: dict, draft_weights: dict, prompt
     target_weights, draft_weights : dicts from :func:`decoder_weights` with the same vocabulary.
     prompts : int (batch, P), P >= 2.
     steps, draft_length : int, >= 1.
+    capacity : int or None, the length of the key/value buffers: at least P + steps + draft_length + 1 (the
+        default). A compiled step compiles one program per input shape, so calls that share a capacity (several
+        draft lengths, or :func:`greedy_generate`) share the programs of the steps whose shapes agree.
 
     Returns
     -------
@@ -397,12 +401,13 @@ def speculative_generate(step, target_weights: dict, draft_weights: dict, prompt
     steps = check_int("steps", steps, 1)
     draft_length = check_int("draft_length", draft_length, 1)
     batch, prompt_length = prompts.shape
-    capacity = prompt_length + steps + draft_length + 1
+    needed = prompt_length + steps + draft_length + 1
+    capacity = needed if capacity is None else check_int("capacity", capacity, needed)
     for name, weights in (("target", target_weights), ("draft", draft_weights)):
         if int(ops.shape(weights["position_embedding"])[0]) < capacity:
             raise ValueError(f"the {name} model's max_length is {int(ops.shape(weights['position_embedding'])[0])}; "
-                             f"prompt length {prompt_length} + steps={steps} + draft_length={draft_length} + 1 "
-                             "positions are needed")
+                             f"capacity {capacity} positions are needed (prompt length {prompt_length} + "
+                             f"steps={steps} + draft_length={draft_length} + 1 at least)")
     prompts = prompts.astype("int32")
     target_cache = new_static_cache(target_weights, batch, capacity)
     draft_cache = new_static_cache(draft_weights, batch, capacity)
@@ -436,11 +441,10 @@ def speculative_generate(step, target_weights: dict, draft_weights: dict, prompt
         agree = np.cumprod(proposals == choice[:, :-1], axis=1).sum(axis=1)     # proposals accepted per row
         rounds += 1
         for b in np.flatnonzero(active):
+            n = int(agree[b])
             useful = min(draft_length, steps - int(done[b]))     # proposals beyond the last token needed do not count
             proposed += useful
-            accepted += min(int(agree[b]), useful)
-        for b in np.flatnonzero(active):
-            n = int(agree[b])
+            accepted += min(n, useful)
             out[b, done[b]:done[b] + n] = proposals[b, :n]
             out[b, done[b] + n] = choice[b, n]
             done[b] += n + 1
@@ -448,13 +452,15 @@ def speculative_generate(step, target_weights: dict, draft_weights: dict, prompt
                             "acceptance_rate": accepted / max(proposed, 1)}
 
 
-def greedy_generate(step, weights: dict, prompts, steps: int):
+def greedy_generate(step, weights: dict, prompts, steps: int, capacity: int | None = None):
     """The target alone, greedily, one token per step, with a fixed-shape cache (for comparison with
-    :func:`speculative_generate`). Returns int32 (batch, steps)."""
+    :func:`speculative_generate`); ``capacity``: the buffers' length, at least P + steps (the default).
+    Returns int32 (batch, steps)."""
     prompts = np.asarray(prompts).astype("int32")
     steps = check_int("steps", steps, 1)
     batch, prompt_length = prompts.shape
-    cache = new_static_cache(weights, batch, prompt_length + steps)
+    needed = prompt_length + steps
+    cache = new_static_cache(weights, batch, needed if capacity is None else check_int("capacity", capacity, needed))
     logits, *cache = step(weights, prompts, *cache, np.asarray(0, "int32"))
     out = np.zeros((batch, steps), "int32")
     for i in range(steps):

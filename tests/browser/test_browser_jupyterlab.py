@@ -13,6 +13,8 @@ import re
 import time
 import urllib.parse
 
+import nbformat
+import numpy as np
 import pytest
 from browser_support import new_page, wait_until
 
@@ -21,10 +23,11 @@ from helpers import course
 pytestmark = pytest.mark.browser
 
 NOTEBOOKS = course.notebooks()
-RUN_ALL = ["01", "08"]     # run top to bottom in the browser (about 30 s and 90 s of kernel time when quiet)
+RUN_ALL = ["01"]           # run top to bottom in the browser (about 30 s of kernel time when quiet); the
+                           # explorers' life in a running kernel is checked on a small notebook of its own
 OPEN_S = 300               # the notebook drawn, its kernel started, its math typeset (10-20 s when loaded)
 STALL_S = 900              # Run All fails when no further cell finishes for this long ...
-RUN_ALL_S = 3600           # ... or when it has not finished at all by then (08: 90 s quiet, 360 s loaded)
+RUN_ALL_S = 1800           # ... or when it has not finished at all by then (01: 30 s quiet, 120 s loaded)
 
 # The state of the open notebook: what the page shows (textContent: off-screen cells are not drawn) and what
 # JupyterLab knows of its kernel and model.
@@ -219,3 +222,61 @@ def run_to_end(page):
             pytest.fail(f"{done} of {len(state['prompts'])} code cells finished after {now - start:.0f} s, "
                         f"none in the last {now - progress:.0f} s; kernel {kernel}; unfinished prompts {running}")
         page.wait_for_timeout(1000)
+
+
+# A notebook of two explorers whose arrays the test knows: the same seeded NumPy lines run in the kernel and here.
+EXPLORER_CHECK = """import numpy as np
+import helpers
+rng = np.random.default_rng(3)
+scores = rng.standard_normal((2, 4, 5))                     # heads, queries, keys
+weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+logits = rng.standard_normal((1, 12)) * 2.0"""
+
+
+def test_explorers_live_in_a_running_kernel_read_back_their_arrays(lab_page, lab, steps, shots):
+    """Run a notebook with an attention explorer and a sampling explorer in JupyterLab; hover a weight and read
+    it back equal to the array; lock and unlock a query; temperature 0 leaves one token whose probability is 1."""
+    namespace = {}
+    exec(EXPLORER_CHECK, namespace)
+    weights, logits = namespace["weights"], namespace["logits"]
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(EXPLORER_CHECK),
+        nbformat.v4.new_code_cell('helpers.explore(weights, list("abcd"), list("vwxyz"), title="check")'),
+        nbformat.v4.new_code_cell('helpers.explore_sampling(logits, [chr(97 + i) for i in range(12)], ["row"], '
+                                  'shown=12)')])
+    notebook.metadata["kernelspec"] = course.KERNELSPEC
+    nbformat.write(notebook, lab.root / "explorer-check.ipynb")
+    page = lab_page
+    with steps("open the notebook and wait for its kernel"):
+        page.goto(f"{lab.url}/lab/tree/explorer-check.ipynb?token={lab.token}&reset", wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-NotebookPanel", timeout=OPEN_S * 1000)
+        wait_until(page, STATE_JS, kernel_ready, "kernel ready", OPEN_S)
+    with steps("Run > Run All Cells, to the end without errors"):
+        menu(page, "Run", "Run All Cells")
+        state, _ = run_to_end(page)
+        assert state["errors"] == [], f"error output: {state['errors'][:2]}"
+    explorer = page.locator(".jp-NotebookPanel .attention-explorer")
+    with steps("the attention explorer is live: hover head 2, query c, key y and read the weight"):
+        explorer.locator(".explorer-view table tr").first.wait_for()
+        assert explorer.locator(".explorer-static").is_hidden(), "the script replaced the picture"
+        explorer.locator("select[aria-label=head]").select_option("1")
+        explorer.locator("tr.explorer-row[data-query='2'] td[data-key='3']").hover()
+        info = explorer.locator(".explorer-info").inner_text()
+        assert f"{weights[1, 2, 3]:.3f}" in info and "head 2" in info, info
+    with steps("lock query a, hover another row, unlock"):
+        explorer.locator("tr.explorer-row[data-query='0'] th").click()
+        assert "locked" in explorer.locator(".explorer-info").inner_text()
+        explorer.locator("tr.explorer-row[data-query='3'] td[data-key='0']").hover()
+        assert '"a"' in explorer.locator(".explorer-info").inner_text(), "the locked query keeps the panel"
+        explorer.locator("tr.explorer-row[data-query='0'] th").click()
+        assert "locked" not in explorer.locator(".explorer-info").inner_text()
+        explorer.screenshot(path=str(shots / "lab-explorer-live.png"))
+    sampler = page.locator(".jp-NotebookPanel .sampling-explorer")
+    with steps("the sampling explorer is live: temperature 0 leaves the largest logit, at probability 1"):
+        sampler.locator("table.explorer-bars tr").first.wait_for()
+        sampler.locator("input[aria-label='temperature']").evaluate(
+            "input => { input.value = '0'; input.dispatchEvent(new Event('input')); }")
+        assert sampler.locator(".explorer-info").inner_text().startswith("1 token can be drawn")
+        top = int(np.argmax(logits[0]))
+        row = sampler.locator(f"table.explorer-bars tr[data-token='{top}'] .explorer-probability")
+        assert float(row.inner_text()) == 1.0

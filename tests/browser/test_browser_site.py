@@ -86,6 +86,8 @@ def test_site_page_renders_offline(site, site_page, steps, shots, committed, nam
                 assert state["math"] > 0, "no math typeset"
             assert state["prev"] and (state["next"] or path == NOTEBOOKS[-1]), "previous/next links"
             assert len(state["folded"]) >= expected.folded and not any(state["folded"]), "solutions are folded"
+        else:
+            assert state["images"] >= 1, "the README's picture of an explorer is on the home page"
         assert state["mathErrors"] == 0, "MathJax reported errors"
         assert state["rawMath"] == [], f"unrendered math left: {state['rawMath']}"
         outside = steps.notes["outside"]
