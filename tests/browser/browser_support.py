@@ -181,3 +181,25 @@ def new_page(browser, server: Server, steps: Steps):
     page.on("pageerror", lambda error: errors.append(_first_line(error)))
     steps.page = page
     return context, page
+
+
+def read_back_a_weight(explorer, weights=None):
+    """On a live attention explorer (a Playwright locator): choose the last head, hover a middle cell and read its
+    weight back at the display precision, equal to ``weights`` (layers, heads, queries, keys) when given, else to
+    the data the page holds; lock its row, see the panel stay on it over another row, and unlock it."""
+    data = json.loads(explorer.locator("script.explorer-data").text_content())
+    head = len(data["weights"][0]) - 1
+    explorer.locator("select[aria-label=head]").select_option(str(head))
+    query, key = len(data["query_labels"]) // 2, len(data["key_labels"]) // 2
+    row = explorer.locator(f"tr.explorer-row[data-query='{query}']")
+    row.locator(f"td[data-key='{key}']").hover()
+    info = explorer.locator(".explorer-info").text_content()
+    expected = f"{(data['weights'] if weights is None else weights)[0][head][query][key]:.{data['precision']}f}"
+    assert expected in info and "→ key" in info and data["head_names"][head] in info, (info, expected)
+    row.locator("th").click()
+    assert "locked" in explorer.locator(".explorer-info").text_content()
+    explorer.locator("tr.explorer-row[data-query='0'] td[data-key='0']").hover()
+    assert f'"{data["query_labels"][query]}"' in explorer.locator(".explorer-info").text_content(), \
+        "the locked query keeps the panel"
+    row.locator("th").click()
+    assert "locked" not in explorer.locator(".explorer-info").text_content()

@@ -3,13 +3,12 @@ other host unreachable: each page loads, its math is typeset, its figures are di
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.parse
 import urllib.request
 
 import pytest
-from browser_support import new_page, wait_until
+from browser_support import new_page, read_back_a_weight, wait_until
 
 from helpers import course
 
@@ -145,22 +144,3 @@ def test_site_explorers_are_live_offline(site, site_page, steps, shots, path):
         assert steps.notes["page errors"] == [], steps.notes["page errors"]
         assert steps.notes["outside"] == [], steps.notes["outside"][:3]
 
-
-def read_back_a_weight(explorer):
-    """Choose the last head, hover a cell and read its weight back equal to the explorer's data (at the display
-    precision); lock its row, see the panel stay on it over another row, and unlock it."""
-    data = json.loads(explorer.locator("script.explorer-data").text_content())
-    head = len(data["weights"][0]) - 1
-    explorer.locator("select[aria-label=head]").select_option(str(head))
-    query, key = len(data["query_labels"]) // 2, len(data["key_labels"]) // 2
-    row = explorer.locator(f"tr.explorer-row[data-query='{query}']")
-    row.locator(f"td[data-key='{key}']").hover()
-    info = explorer.locator(".explorer-info").text_content()
-    expected = f"{data['weights'][0][head][query][key]:.{data['precision']}f}"
-    assert expected in info and "→ key" in info, (info, expected)
-    row.locator("th").click()
-    assert "locked" in explorer.locator(".explorer-info").text_content()
-    explorer.locator("tr.explorer-row[data-query='0'] td[data-key='0']").hover()
-    assert f'"{data["query_labels"][query]}"' in explorer.locator(".explorer-info").text_content()
-    row.locator("th").click()
-    assert "locked" not in explorer.locator(".explorer-info").text_content()
