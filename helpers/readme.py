@@ -125,7 +125,8 @@ NOTEBOOKS = {
         "grouped-query and multi-query attention proven equal to `keras.layers.GroupQueryAttention`, with KV-cache "
         "bytes per token; rotary positions and their relative-position property, with a length-extrapolation "
         "test; sliding windows proven equal to Keras' `sliding_window`; the online softmax and tiled attention "
-        "(FlashAttention's idea) proven equal to naive attention, with memory and time",
+        "(FlashAttention's idea) proven equal to naive attention, with memory and time, and tiles over queries and "
+        "keys that skip what a causal mask hides",
         [("GQA vs Keras max diff", "gqa_vs_keras_max_diff", False),
          ("RoPE relative max diff", "rope_relative_max_diff", False),
          ("sliding window vs Keras", "sliding_window_vs_keras_max_diff", False),

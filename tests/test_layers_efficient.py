@@ -9,7 +9,7 @@ from helpers.layers import (GroupedQueryAttention, MultiHeadLatentAttention, app
                             kv_cache_bytes_per_token, naive_attention, online_softmax, repeat_kv_heads,
                             rope_frequencies,
                             scaled_dot_product_attention, sliding_window_attention, sliding_window_mask,
-                            tiled_attention)
+                            tiled_attention, tiled_attention_2d)
 
 
 def as_numpy(x):
@@ -282,6 +282,46 @@ def test_tiled_attention_scale_and_bad_input():
             online_softmax(q, bad)
     with pytest.raises(ValueError, match="causal must be True or False"):
         tiled_attention(q, k, v, 4, causal="yes")
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("causal", [False, True])
+def test_tiled_attention_2d_equals_naive_and_skips_the_hidden_tiles(seed, causal):
+    rng = np.random.default_rng(40 + seed)
+    t_query = int(rng.integers(1, 70))
+    t_key = t_query if causal else int(rng.integers(1, 70))
+    query_block, key_block = (int(n) for n in rng.integers(1, 30, size=2))    # mostly unequal, not divisors
+    lead = tuple(int(n) for n in rng.integers(1, 3, size=int(rng.integers(0, 3))))
+    query, key = (rng.standard_normal(lead + (t, 8)).astype("float32") * 2 for t in (t_query, t_key))
+    value = rng.standard_normal(lead + (t_key, 5)).astype("float32")
+    got, (computed, total) = tiled_attention_2d(query, key, value, query_block, key_block, causal=causal,
+                                                return_tiles=True)
+    assert max_diff(got, naive_attention(query, key, value, causal=causal)) <= 1e-5
+    assert total == -(-t_query // query_block) * -(-t_key // key_block)
+    # a tile (query block q, key block k) is computed unless causal and its first key follows its last query
+    expected = sum(not (causal and k * key_block > min((q + 1) * query_block, t_query) - 1)
+                   for q in range(-(-t_query // query_block)) for k in range(-(-t_key // key_block)))
+    assert computed == expected
+
+
+def test_tiled_attention_2d_computes_about_half_the_causal_tiles_and_checks_input():
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal((2, 96, 4)).astype("float32") for _ in range(3))
+    _, tiles = tiled_attention_2d(q, k, v, 16, 16, causal=True, return_tiles=True)
+    assert tiles == (6 * 7 // 2, 36)                                  # n (n + 1) / 2 of n² tiles, n = 6
+    _, tiles = tiled_attention_2d(q, k, v, 16, 16, return_tiles=True)
+    assert tiles == (36, 36)
+    unskipped, tiles = tiled_attention_2d(q, k, v, 16, 16, causal=True, skip=False, return_tiles=True)
+    assert tiles == (36, 36)
+    assert max_diff(unskipped, naive_attention(q, k, v, causal=True)) <= 1e-5
+    with pytest.raises(ValueError, match="skip must be True or False"):
+        tiled_attention_2d(q, k, v, causal=True, skip="no")
+    assert max_diff(tiled_attention_2d(q, k, v, 7, 5, scale=0.3), naive_attention(q, k, v, scale=0.3)) <= 1e-6
+    for name, bad in (("query_block_size", dict(query_block_size=0)), ("key_block_size", dict(key_block_size=1.5))):
+        with pytest.raises(ValueError, match=f"{name} must be an integer >= 1"):
+            tiled_attention_2d(q, k, v, **bad)
+    with pytest.raises(ValueError, match="query_offset must be an integer >= 0"):
+        tiled_attention(q, k, v, 4, query_offset=-1)
 
 
 @pytest.mark.parametrize("seed", range(6))

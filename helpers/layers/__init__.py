@@ -28,7 +28,7 @@ from helpers.layers.decoding import (CausalSelfAttention, DecoderOnlyTransformer
 from helpers.layers.efficient import (GroupedQueryAttention, MultiHeadLatentAttention, apply_rope, kv_cache_bytes,
                                       kv_cache_bytes_per_token, naive_attention, online_softmax, repeat_kv_heads,
                                       rope_frequencies, sliding_window_attention, sliding_window_mask,
-                                      tiled_attention)
+                                      tiled_attention, tiled_attention_2d)
 from helpers.layers.reweighting import AttentionPooling, DimensionAttention, TimestepAttention, _SoftmaxAxisAttention
 from helpers.layers.multihead import (MultiHeadAttention, TransformerEncoderBlock, causal_mask, merge_heads,
                                       merge_heads_from_batch, positional_encoding, split_heads,
@@ -52,7 +52,8 @@ __all__ = [
     "MultiHeadAttention", "positional_encoding", "TransformerEncoderBlock",
     "GroupedQueryAttention", "repeat_kv_heads", "kv_cache_bytes", "kv_cache_bytes_per_token",
     "MultiHeadLatentAttention", "sliding_window_mask", "rope_frequencies",
-    "apply_rope", "online_softmax", "naive_attention", "tiled_attention", "sliding_window_attention",
+    "apply_rope", "online_softmax", "naive_attention", "tiled_attention", "tiled_attention_2d",
+    "sliding_window_attention",
     "CausalSelfAttention", "TransformerDecoderBlock", "DecoderOnlyTransformer", "KVCache", "next_token",
     "sampling_distribution", "top_p_keep",
     "generate",

@@ -430,7 +430,7 @@ def naive_attention(query, key, value, causal: bool = False, scale=None, return_
 
 
 def tiled_attention(query, key, value, block_size: int = 64, causal: bool = False, scale=None,
-                    return_peak: bool = False):
+                    return_peak: bool = False, query_offset: int = 0):
     """Attention computed block by block over the keys, never holding a (T_q, T_k) matrix.
 
     Introduced in notebooks/10_efficient_attention.ipynb: FlashAttention's idea (Dao et al., 2022)
@@ -449,12 +449,16 @@ def tiled_attention(query, key, value, block_size: int = 64, causal: bool = Fals
     scale : float, optional; ``None`` means ``1 / sqrt(d)``.
     return_peak : bool
         Also return the element count of the largest intermediate array created.
+    query_offset : int
+        Position of the first query, for the causal mask when the queries are a block of a longer
+        sequence (:func:`tiled_attention_2d`); 0 by default.
 
     Returns
     -------
     outputs (..., T_q, d_v) [, peak elements]
     """
     block_size = _check_block_size(block_size)
+    query_offset = check_int("query_offset", query_offset, 0)
     if not isinstance(causal, bool):
         raise ValueError(f"causal must be True or False, got {causal!r}")
     query, key, value = (ops.convert_to_tensor(x) for x in (query, key, value))
@@ -465,7 +469,7 @@ def tiled_attention(query, key, value, block_size: int = 64, causal: bool = Fals
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
     query = query * ops.cast(scale, query.dtype)
-    rows = ops.expand_dims(ops.arange(t_query), 1)
+    rows = ops.expand_dims(ops.arange(query_offset, query_offset + t_query), 1)
     running_max = running_sum = accumulator = None
     peak = 0
     for start in range(0, t_key, block_size):
@@ -489,6 +493,53 @@ def tiled_attention(query, key, value, block_size: int = 64, causal: bool = Fals
         peak = max(peak, _size(scores), _size(probabilities), _size(block_out))
     outputs = accumulator / running_sum
     return (outputs, peak) if return_peak else outputs
+
+
+def tiled_attention_2d(query, key, value, query_block_size: int = 64, key_block_size: int = 64,
+                       causal: bool = False, scale=None, skip: bool = True, return_tiles: bool = False):
+    """Attention tiled over the queries and the keys; with ``causal``, tiles the mask hides are skipped.
+
+    Introduced in notebooks/10_efficient_attention.ipynb: FlashAttention-2's loop order (Dao, 2023)
+    without its GPU kernel. The queries are cut into blocks of ``query_block_size``; each block runs
+    :func:`tiled_attention` over key blocks of ``key_block_size``, so the largest score array is one
+    ``query_block_size x key_block_size`` tile. With ``causal=True`` a query block ending at position
+    ``e - 1`` stops at the key block that holds key ``e - 1``: every later key block is hidden from every
+    query of the block, and is never computed (for ``T_q = T_k`` and equal block sizes, ``n (n + 1) / 2``
+    of the ``n²`` tiles are computed). Equal to :func:`naive_attention`.
+
+    Parameters
+    ----------
+    query : (..., T_q, d); key : (..., T_k, d); value : (..., T_k, d_v)
+    query_block_size, key_block_size : int >= 1
+    causal : bool
+        Query i sees keys j <= i (as :func:`causal_mask`).
+    scale : float, optional; ``None`` means ``1 / sqrt(d)``.
+    skip : bool
+        With ``causal``, skip the tiles the mask hides entirely (the default); False computes and masks
+        every tile, the same arithmetic as :func:`tiled_attention`, to time what skipping saves.
+    return_tiles : bool
+        Also return ``(tiles computed, tiles in the full grid)``.
+    """
+    if not isinstance(skip, bool):
+        raise ValueError(f"skip must be True or False, got {skip!r}")
+    query_block_size = check_int("query_block_size", query_block_size, 1)
+    key_block_size = check_int("key_block_size", key_block_size, 1)
+    t_query, t_key = query.shape[-2], key.shape[-2]
+    if t_query is None or t_key is None:
+        raise ValueError(f"tiled_attention_2d needs known lengths, got query {tuple(query.shape)}, key "
+                         f"{tuple(key.shape)}")
+    key_tiles = -(-t_key // key_block_size)
+    outputs, computed = [], 0
+    for start in range(0, t_query, query_block_size):
+        stop = min(start + query_block_size, t_query)
+        # causal: keys from position `stop` on are after every query of this block; whole tiles of them are skipped
+        tiles = min(key_tiles, -(-stop // key_block_size)) if causal and skip else key_tiles
+        visible = min(t_key, tiles * key_block_size)
+        outputs.append(tiled_attention(query[..., start:stop, :], key[..., :visible, :], value[..., :visible, :],
+                                       key_block_size, causal=causal, scale=scale, query_offset=start))
+        computed += tiles
+    result = ops.concatenate(outputs, axis=-2)
+    return (result, (computed, key_tiles * -(-t_query // query_block_size))) if return_tiles else result
 
 
 def sliding_window_attention(query, key, value, window: int, block_size: int = 64, causal: bool = True,
