@@ -73,7 +73,7 @@ NOTEBOOKS = {
         "Self-attention",
         "feed-forward attention (Raffel & Ellis) with masking on the addition problem against mean pooling, and "
         "why mean pooling fails on long sequences, measured; why a query, a key and a value; scaled dot-product "
-        "self-attention proven equal to `keras.layers.Attention`; reversing digits with one self-attention layer "
+        "self-attention checked equal to `keras.layers.Attention`; reversing digits with one self-attention layer "
         "and learned positions",
         [("T = 500 held-out share within tolerance: attention", "attention_best_accuracy.500", False),
          ("mean pooling", "mean_pooling_best_accuracy.500", False),
@@ -101,18 +101,17 @@ NOTEBOOKS = {
          ("dense baseline", "dense_baseline_test_accuracy", False)]),
     "08_causal_decoding": (
         "Causal self-attention and decoding",
-        "causal attention from a running average up, proven causal and equal to Keras' causal `MultiHeadAttention` "
-        "and `ops.dot_product_attention`; a tiny pre-norm decoder-only Transformer on notebook 04's dates; greedy, "
-        "temperature and top-k decoding in numbers; a KV cache proven equal to full recomputation, its bytes and "
-        "its cost per token",
+        "causal attention from a running average up, tested causal and checked equal to Keras' causal "
+        "`MultiHeadAttention` and `ops.dot_product_attention`; a tiny pre-norm decoder-only Transformer on notebook "
+        "04's dates; greedy, temperature and top-k decoding in numbers; a KV cache checked equal to full "
+        "recomputation, its bytes and its cost per token",
         [("exact match", "decoder_exact_match", False),
          ("parameters", "decoder_parameters", False),
-         ("KV cache vs recomputation, max logit diff", "kv_cache_max_logit_diff", False),
-         ("cache speed-up at 512", "kv_cache_speedup_at_512", True)]),
+         ("KV cache vs recomputation, max logit diff", "kv_cache_max_logit_diff", False)]),
     "09_transformer_translation": (
         "The encoder–decoder Transformer",
         "cross-attention built step by step (decoder queries, encoder keys and values, the source padding mask, no "
-        "causal mask) and proven equal to Keras' `MultiHeadAttention`; an encoder–decoder Transformer from the "
+        "causal mask) and checked equal to Keras' `MultiHeadAttention`; an encoder–decoder Transformer from the "
         "course's blocks on notebook 04's dates, decoded with the source's keys and values computed once; every "
         "cross-attention head scored against 04's alignment answer key; beam search (width 1 = greedy) with what "
         "it fixes and breaks; 04's RNN, 08's decoder-only and this model side by side",
@@ -122,10 +121,10 @@ NOTEBOOKS = {
          ("cross-attention vs Keras", "cross_attention_vs_keras_max_diff", False)]),
     "10_efficient_attention": (
         "Efficient attention",
-        "grouped-query and multi-query attention proven equal to `keras.layers.GroupQueryAttention`, with KV-cache "
+        "grouped-query and multi-query attention checked equal to `keras.layers.GroupQueryAttention`, with KV-cache "
         "bytes per token; rotary positions and their relative-position property, with a length-extrapolation "
-        "test; sliding windows proven equal to Keras' `sliding_window`; the online softmax and tiled attention "
-        "(FlashAttention's idea) proven equal to naive attention, with memory and time, and tiles over queries and "
+        "test; sliding windows checked equal to Keras' `sliding_window`; the online softmax and tiled attention "
+        "(FlashAttention's idea) checked equal to naive attention, with memory and time, and tiles over queries and "
         "keys that skip what a causal mask hides",
         [("GQA vs Keras max diff", "gqa_vs_keras_max_diff", False),
          ("RoPE relative max diff", "rope_relative_max_diff", False),
@@ -137,8 +136,8 @@ NOTEBOOKS = {
         "Attention at inference scale",
         "this machine's memory bandwidth and arithmetic rate measured, prefill and decode counted and placed on its "
         "roofline; a decoder step as one pure function with a fixed-shape cache, compiled (XLA on TensorFlow and "
-        "JAX) and proven equal to 08's model, with tokens per second with and without the cache and against the "
-        "batch; paged and prefix caches proven bit-identical; greedy speculative decoding proven equal to the "
+        "JAX) and checked equal to 08's model, with tokens per second with and without the cache and against the "
+        "batch; paged and prefix caches checked bit-identical; greedy speculative decoding checked equal to the "
         "target's greedy output, with its acceptance rate and where tiny models make it slower; top-p checked minimal",
         [("cache speed-up at 1,024 tokens", "cache_speedup_tokens_per_s", True),
          ("decode's share of the copy bandwidth", "decode_fraction_of_bandwidth", True),
