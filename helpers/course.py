@@ -461,10 +461,12 @@ def _sweep(seeds, only, parameters, build_dir, merge, calibrate) -> int:
     return 0 if all(run["status"] == "ok" for run in runs) else 1
 
 
-def table(sweep_files: list[Path] | None = None, times: list[Path] | None = None) -> int:
+def table(sweep_files: list[Path] | None = None, times: list[Path] | None = None, merge: bool = False) -> int:
     """Summarise sweeps into ``notebooks/sweep-summary.json`` and rewrite the README's tables from it."""
     from helpers import readme
 
+    if merge and not sweep_files:
+        raise ValueError("table --merge puts sweeps into the stored summary: give them with --sweep SWEEP_JSON")
     if sweep_files:
         wall = None
         for summary_file in times or []:
@@ -474,7 +476,8 @@ def table(sweep_files: list[Path] | None = None, times: list[Path] | None = None
                                            if row["status"] == "ok"}}
             except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
                 raise ValueError(f"--times {summary_file}: not a readable `run` summary ({error})") from None
-        summary = readme.summarize(readme.load_runs(sweep_files), wall)
+        runs = readme.load_runs(sweep_files)
+        summary = readme.merge(readme.load_summary(), runs, wall) if merge else readme.summarize(runs, wall)
         print(f"wrote {readme.save_summary(summary)}")
     else:
         summary = readme.load_summary()
@@ -521,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     table_parser.add_argument("--times", nargs="+", type=Path, default=None, metavar="SUMMARY_JSON",
                               help="`run` or `render` summaries (build/summary.json) whose wall seconds the notebook "
                                    "table shows, the last one winning (default: the sweep's seed-0 runs)")
+    table_parser.add_argument("--merge", action="store_true",
+                              help="keep the stored summary and put in only what these sweeps measured (a notebook "
+                                   "calibrated again, held-out seeds, a backend's runs; --times' wall seconds)")
     site_parser = commands.add_parser("site", help="build the course site (HTML) into build/site/")
     site_parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                              help="write the site here (default: build/site/)")
@@ -541,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
                   "error-free")
             return 1 if problems else 0
         if args.command == "table":
-            return table(args.sweep, args.times)
+            return table(args.sweep, args.times, args.merge)
         parameters = {name: parse_value(name, value) for name, value in getattr(args, "param", [])}
         if args.command == "sweep":
             return sweep(calibration.parse_seeds(args.seeds), args.only, parameters, build_dir=args.build_dir,

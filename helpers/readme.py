@@ -214,6 +214,50 @@ def summarize(runs: list[dict], wall_seconds: dict[str, float] | None = None) ->
     return summary
 
 
+def merge(stored: dict, runs: list[dict], wall_seconds: dict[str, float] | None = None) -> dict:
+    """The stored summary with what ``runs`` measured put in: a notebook with calibration runs (seeds 0-9) gets
+    a new entry (held-out runs among ``runs`` included); a notebook with held-out runs only keeps its calibration
+    and gets those as its held-out seeds; a backend's notebook swept again is replaced; ``wall_seconds`` replaces
+    the wall time of the notebooks it names. Everything else is kept as stored, so one notebook can be swept again
+    without sweeping the course."""
+    fresh = summarize(runs, wall_seconds)
+    for stem, entry in fresh["notebooks"].items():
+        if len(entry["seeds"]) < MIN_SEEDS:
+            raise ValueError(f"{stem}: {len(entry['seeds'])} run(s) on seeds {entry['seeds']} cannot be merged: "
+                             f"sweep seeds 0-9 (at least {MIN_SEEDS}) to calibrate it, or only held-out seeds "
+                             "(10 and up) for a notebook the stored summary calibrates")
+    merged = json.loads(json.dumps(stored))                   # a deep copy
+    merged["notebooks"].update(fresh["notebooks"])
+    for stem in NOTEBOOKS:
+        mine = _latest([run for run in runs if not run["overrides"] and run["notebook"] == stem
+                        and run["backend"] == DEFAULT_BACKEND])
+        if stem in fresh["notebooks"] or not mine:
+            continue
+        if stem not in merged["notebooks"] or any(run["seed"] in CALIBRATION_SEEDS for run in mine):
+            raise ValueError(f"{stem}: {len(mine)} run(s) on seeds {sorted(run['seed'] for run in mine)} cannot be "
+                             f"merged: sweep seeds 0-9 (at least {MIN_SEEDS}) to calibrate it, or only held-out "
+                             "seeds (10 and up) for a notebook the stored summary calibrates")
+        merged["notebooks"][stem]["held_out"] = {
+            "seeds": sorted(run["seed"] for run in mine),
+            "failed": {str(run["seed"]): _failure(run) for run in mine if _failure(run)}}
+        row = merged["backends"].get(DEFAULT_BACKEND, {}).get(stem)
+        if row is not None:                                    # its calibration seeds and the new held-out ones
+            calibrated = merged["notebooks"][stem]["seeds"]
+            row["seeds"] = sorted(calibrated) + sorted(run["seed"] for run in mine)
+            row["failed"] = sorted([seed for seed in row["failed"] if seed in calibrated]
+                                   + [run["seed"] for run in mine if _failure(run)])
+    for backend, table in fresh["backends"].items():
+        if backend != DEFAULT_BACKEND:
+            merged["backends"].setdefault(backend, {}).update(table)
+        else:
+            merged["backends"].setdefault(backend, {}).update(
+                {stem: row for stem, row in table.items() if stem in fresh["notebooks"]})
+    for stem, seconds in (wall_seconds or {}).items():
+        if stem in merged["notebooks"]:
+            merged["notebooks"][stem]["wall_seconds"] = seconds
+    return merged
+
+
 def notebook_table(summary: dict) -> str:
     """The README's notebook table (Markdown), from the stored summary."""
     lines = ["| # | notebook | what you learn | wall time, 2 cores (seed 0) | "

@@ -83,6 +83,33 @@ def test_summary_of_runs_gives_ranges_claims_and_held_out(tmp_path):
     json.dumps(summary)
 
 
+def _runs(notebook, seeds, value=lambda seed: 0.9 + seed / 100, backend="tensorflow"):
+    return [{"notebook": notebook, "seed": seed, "backend": backend, "seconds": 20.0 + seed, "status": "ok",
+             "failure": None, "overrides": {}, "metrics": {"test_accuracy": value(seed)},
+             "claims": {"acc_xx": {"value": value(seed), "threshold": 0.5, "direction": ">", "held": True}}}
+            for seed in seeds]
+
+
+def test_merge_replaces_what_was_swept_again_and_keeps_the_rest():
+    first, second = "01_weighted_sum_intuition", "02_timestep_attention"
+    stored = readme.summarize(_runs(first, range(12)) + _runs(second, range(10)))
+    # 02 calibrated again (other values), 01 only held out at new seeds, one of them failing
+    failing = _runs(first, [20, 21])
+    failing[1].update(status="FAILED", failure="claims failed: acc_xx")
+    failing[1]["claims"]["acc_xx"]["held"] = False
+    merged = readme.merge(stored, _runs(second, range(10), value=lambda seed: 0.6 + seed / 100) + failing,
+                          wall_seconds={first: 33.0})
+    assert merged["notebooks"][second]["metrics"]["test_accuracy"]["max"] == pytest.approx(0.69)
+    assert merged["notebooks"][first]["claims"] == stored["notebooks"][first]["claims"]
+    assert merged["notebooks"][first]["held_out"] == {"seeds": [20, 21], "failed": {"21": "claims failed: acc_xx"}}
+    assert merged["notebooks"][first]["wall_seconds"] == 33.0
+    assert merged["backends"]["tensorflow"][first]["seeds"] == list(range(10)) + [20, 21]
+    assert merged["backends"]["tensorflow"][first]["failed"] == [21]
+    assert stored["notebooks"][first]["held_out"]["seeds"] == [10, 11]          # the stored summary is not changed
+    with pytest.raises(ValueError, match="cannot be merged"):
+        readme.merge(stored, _runs(first, [3]))                                 # too few calibration seeds
+
+
 def test_corrupt_summary_names_the_file(tmp_path):
     broken = tmp_path / "sweep-summary.json"
     broken.write_text("{")
