@@ -215,11 +215,14 @@ def summarize(runs: list[dict], wall_seconds: dict[str, float] | None = None) ->
 
 
 def merge(stored: dict, runs: list[dict], wall_seconds: dict[str, float] | None = None) -> dict:
-    """The stored summary with what ``runs`` measured put in: a notebook with calibration runs (seeds 0-9) gets
-    a new entry (held-out runs among ``runs`` included); a notebook with held-out runs only keeps its calibration
-    and gets those as its held-out seeds; a backend's notebook swept again is replaced; ``wall_seconds`` replaces
-    the wall time of the notebooks it names. Everything else is kept as stored, so one notebook can be swept again
-    without sweeping the course."""
+    """The stored summary with what ``runs`` measured put in.
+
+    A notebook with calibration runs (seeds 0-9) gets a new entry, with the held-out runs among ``runs``; without
+    any, it keeps its stored held-out seeds if its claims and their thresholds are unchanged (those seeds tested
+    the same claims). A notebook with held-out runs only keeps its calibration and gets those as its held-out
+    seeds. A backend's notebook swept again is replaced; ``wall_seconds`` replaces the wall time of the notebooks
+    it names. Everything else is kept as stored, so one notebook can be swept again without sweeping the course.
+    """
     fresh = summarize(runs, wall_seconds)
     for stem, entry in fresh["notebooks"].items():
         if len(entry["seeds"]) < MIN_SEEDS:
@@ -227,7 +230,13 @@ def merge(stored: dict, runs: list[dict], wall_seconds: dict[str, float] | None 
                              f"sweep seeds 0-9 (at least {MIN_SEEDS}) to calibrate it, or only held-out seeds "
                              "(10 and up) for a notebook the stored summary calibrates")
     merged = json.loads(json.dumps(stored))                   # a deep copy
-    merged["notebooks"].update(fresh["notebooks"])
+    for stem, entry in fresh["notebooks"].items():
+        before = merged["notebooks"].get(stem, {})
+        # calibrated again with the same claims (names, directions, thresholds) and no held-out runs given: the
+        # stored held-out seeds still test these claims, so they are kept
+        if "held_out" not in entry and "held_out" in before and _claim_set(entry) == _claim_set(before):
+            entry["held_out"] = before["held_out"]
+        merged["notebooks"][stem] = entry
     for stem in NOTEBOOKS:
         mine = _latest([run for run in runs if not run["overrides"] and run["notebook"] == stem
                         and run["backend"] == DEFAULT_BACKEND])
@@ -256,6 +265,10 @@ def merge(stored: dict, runs: list[dict], wall_seconds: dict[str, float] | None 
         if stem in merged["notebooks"]:
             merged["notebooks"][stem]["wall_seconds"] = seconds
     return merged
+
+
+def _claim_set(entry: dict) -> set:
+    return {(name, claim["direction"], claim["threshold"]) for name, claim in entry.get("claims", {}).items()}
 
 
 def notebook_table(summary: dict) -> str:

@@ -106,6 +106,14 @@ def test_merge_replaces_what_was_swept_again_and_keeps_the_rest():
     assert merged["backends"]["tensorflow"][first]["seeds"] == list(range(10)) + [20, 21]
     assert merged["backends"]["tensorflow"][first]["failed"] == [21]
     assert stored["notebooks"][first]["held_out"]["seeds"] == [10, 11]          # the stored summary is not changed
+    # 01 calibrated again with the same claims and no held-out runs: its stored held-out seeds are kept; with a
+    # changed threshold they are not (they tested another claim)
+    again = readme.merge(stored, _runs(first, range(10)))
+    assert again["notebooks"][first]["held_out"] == stored["notebooks"][first]["held_out"]
+    changed = _runs(first, range(10))
+    for run in changed:
+        run["claims"]["acc_xx"]["threshold"] = 0.6
+    assert "held_out" not in readme.merge(stored, changed)["notebooks"][first]
     with pytest.raises(ValueError, match="cannot be merged"):
         readme.merge(stored, _runs(first, [3]))                                 # too few calibration seeds
 
