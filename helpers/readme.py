@@ -226,9 +226,7 @@ def merge(stored: dict, runs: list[dict], wall_seconds: dict[str, float] | None 
     fresh = summarize(runs, wall_seconds)
     for stem, entry in fresh["notebooks"].items():
         if len(entry["seeds"]) < MIN_SEEDS:
-            raise ValueError(f"{stem}: {len(entry['seeds'])} run(s) on seeds {entry['seeds']} cannot be merged: "
-                             f"sweep seeds 0-9 (at least {MIN_SEEDS}) to calibrate it, or only held-out seeds "
-                             "(10 and up) for a notebook the stored summary calibrates")
+            raise _not_mergeable(stem, entry["seeds"])
     merged = json.loads(json.dumps(stored))                   # a deep copy
     for stem, entry in fresh["notebooks"].items():
         before = merged["notebooks"].get(stem, {})
@@ -243,9 +241,7 @@ def merge(stored: dict, runs: list[dict], wall_seconds: dict[str, float] | None 
         if stem in fresh["notebooks"] or not mine:
             continue
         if stem not in merged["notebooks"] or any(run["seed"] in CALIBRATION_SEEDS for run in mine):
-            raise ValueError(f"{stem}: {len(mine)} run(s) on seeds {sorted(run['seed'] for run in mine)} cannot be "
-                             f"merged: sweep seeds 0-9 (at least {MIN_SEEDS}) to calibrate it, or only held-out "
-                             "seeds (10 and up) for a notebook the stored summary calibrates")
+            raise _not_mergeable(stem, sorted(run["seed"] for run in mine))
         merged["notebooks"][stem]["held_out"] = {
             "seeds": sorted(run["seed"] for run in mine),
             "failed": {str(run["seed"]): _failure(run) for run in mine if _failure(run)}}
@@ -265,6 +261,12 @@ def merge(stored: dict, runs: list[dict], wall_seconds: dict[str, float] | None 
         if stem in merged["notebooks"]:
             merged["notebooks"][stem]["wall_seconds"] = seconds
     return merged
+
+
+def _not_mergeable(stem: str, seeds: list[int]) -> ValueError:
+    return ValueError(f"{stem}: {len(seeds)} run(s) on seeds {seeds} cannot be merged: sweep seeds 0-9 (at least "
+                      f"{MIN_SEEDS}) to calibrate it, or only held-out seeds (10 and up) for a notebook the stored "
+                      "summary calibrates")
 
 
 def _claim_set(entry: dict) -> set:
