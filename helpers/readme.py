@@ -228,12 +228,14 @@ def merge(stored: dict, runs: list[dict], wall_seconds: dict[str, float] | None 
         if len(entry["seeds"]) < MIN_SEEDS:
             raise _not_mergeable(stem, entry["seeds"])
     merged = json.loads(json.dumps(stored))                   # a deep copy
+    kept_held_out = []
     for stem, entry in fresh["notebooks"].items():
         before = merged["notebooks"].get(stem, {})
         # calibrated again with the same claims (names, directions, thresholds) and no held-out runs given: the
         # stored held-out seeds still test these claims, so they are kept
         if "held_out" not in entry and "held_out" in before and _claim_set(entry) == _claim_set(before):
             entry["held_out"] = before["held_out"]
+            kept_held_out.append(stem)
         merged["notebooks"][stem] = entry
     for stem in NOTEBOOKS:
         mine = _latest([run for run in runs if not run["overrides"] and run["notebook"] == stem
@@ -257,6 +259,11 @@ def merge(stored: dict, runs: list[dict], wall_seconds: dict[str, float] | None 
         else:
             merged["backends"].setdefault(backend, {}).update(
                 {stem: row for stem, row in table.items() if stem in fresh["notebooks"]})
+    for stem in kept_held_out:                                 # the backend row lists the kept held-out seeds too
+        row, held = merged["backends"].get(DEFAULT_BACKEND, {}).get(stem), merged["notebooks"][stem]["held_out"]
+        if row is not None:
+            row["seeds"] = sorted(set(row["seeds"]) | set(held["seeds"]))
+            row["failed"] = sorted(set(row["failed"]) | {int(seed) for seed in held["failed"]})
     for stem, seconds in (wall_seconds or {}).items():
         if stem in merged["notebooks"]:
             merged["notebooks"][stem]["wall_seconds"] = seconds

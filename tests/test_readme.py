@@ -110,6 +110,7 @@ def test_merge_replaces_what_was_swept_again_and_keeps_the_rest():
     # changed threshold they are not (they tested another claim)
     again = readme.merge(stored, _runs(first, range(10)))
     assert again["notebooks"][first]["held_out"] == stored["notebooks"][first]["held_out"]
+    assert again["backends"]["tensorflow"][first]["seeds"] == list(range(12))     # and the backend row lists them
     changed = _runs(first, range(10))
     for run in changed:
         run["claims"]["acc_xx"]["threshold"] = 0.6
