@@ -465,19 +465,23 @@ def table(sweep_files: list[Path] | None = None, times: list[Path] | None = None
     """Summarise sweeps into ``notebooks/sweep-summary.json`` and rewrite the README's tables from it."""
     from helpers import readme
 
-    if merge and not sweep_files:
-        raise ValueError("table --merge puts sweeps into the stored summary: give them with --sweep SWEEP_JSON")
+    if merge and not sweep_files and not times:
+        raise ValueError("table --merge puts sweeps or wall times into the stored summary: give them with --sweep "
+                         "SWEEP_JSON or --times SUMMARY_JSON")
+    wall = None
+    for summary_file in times or []:
+        try:
+            wall = {**(wall or {}), **{row["notebook"]: row["seconds"] for row in
+                                       json.loads(summary_file.read_text(encoding="utf-8"))
+                                       if row["status"] == "ok"}}
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(f"--times {summary_file}: not a readable `run` summary ({error})") from None
     if sweep_files:
-        wall = None
-        for summary_file in times or []:
-            try:
-                wall = {**(wall or {}), **{row["notebook"]: row["seconds"] for row in
-                                           json.loads(summary_file.read_text(encoding="utf-8"))
-                                           if row["status"] == "ok"}}
-            except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
-                raise ValueError(f"--times {summary_file}: not a readable `run` summary ({error})") from None
         runs = readme.load_runs(sweep_files)
         summary = readme.merge(readme.load_summary(), runs, wall) if merge else readme.summarize(runs, wall)
+        print(f"wrote {readme.save_summary(summary)}")
+    elif times:                                  # only the wall times: the stored summary, its times replaced
+        summary = readme.merge(readme.load_summary(), [], wall)
         print(f"wrote {readme.save_summary(summary)}")
     else:
         summary = readme.load_summary()

@@ -119,6 +119,15 @@ def test_merge_replaces_what_was_swept_again_and_keeps_the_rest():
         readme.merge(stored, _runs(first, [3]))                                 # too few calibration seeds
 
 
+def test_merge_of_wall_times_alone_changes_only_the_times():
+    first = "01_weighted_sum_intuition"
+    stored = readme.summarize(_runs(first, range(12)))
+    merged = readme.merge(stored, [], wall_seconds={first: 12.5, "not_a_notebook": 1.0})
+    assert merged["notebooks"][first]["wall_seconds"] == 12.5
+    merged["notebooks"][first]["wall_seconds"] = stored["notebooks"][first]["wall_seconds"]
+    assert merged == stored
+
+
 def test_corrupt_summary_names_the_file(tmp_path):
     broken = tmp_path / "sweep-summary.json"
     broken.write_text("{")
