@@ -337,7 +337,8 @@ def backend_table(summary: dict) -> str:
                 complete[backend] = False
                 continue
             passed = [seed for seed in row["seeds"] if seed not in row["failed"]]
-            status = (f"pass at seeds {claims.seed_text(row['seeds'])}" if not row["failed"]
+            seeds_word = "seed" if len(row["seeds"]) == 1 else "seeds"
+            status = (f"pass at {seeds_word} {claims.seed_text(row['seeds'])}" if not row["failed"]
                       else f"{len(passed)}/{len(row['seeds'])} seeds pass (fails at {claims.seed_text(row['failed'])})")
             label, key, _ = specs[0]
             value = row["metrics"].get(key)
