@@ -29,7 +29,7 @@ calibrated ranges, which the notebooks print) and the README's tables (``helpers
 
 ``-p NAME VALUE`` (``run`` and ``sweep``) overrides a name of the notebook's ``parameters``
 cell; a name that is not there, in any chosen notebook, fails before anything runs. The
-value is a Python literal: ``-p EPOCHS 3``, ``-p FLAG False``, ``-p READOUT "'attention_pool'"``
+value is a Python literal: ``-p EPOCHS 3``, ``-p FLAG False``, ``-p READOUT "'feed_forward_attention'"``
 (a string needs its quotes inside the shell's).
 
 ``render`` does the same at the learner defaults (no overrides allowed), then writes
