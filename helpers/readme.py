@@ -83,8 +83,7 @@ NOTEBOOKS = {
         "heads split two ways; a from-scratch layer that loads Keras' weights and matches it on both of Keras' "
         "code paths (rows that may see no key differ on the default path); the encoder block piece by piece "
         "(post- vs pre-norm); sinusoidal positions; heads that find the left and right neighbour (printed: not at "
-        "every seed); the counted "
-        "cost 8Td² + 4T²d beside the timings",
+        "every seed); the counted cost 8Td² + 4T²d beside the timings",
         [("4 heads accuracy", "transformer_task_accuracy", False),
          ("epochs to 0.99: 4 heads", "multi_head_epochs_to_099", False),
          ("1 head", "single_head_epochs_to_099", False),
