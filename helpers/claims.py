@@ -42,7 +42,7 @@ _calibration_cache: dict | None = None
 
 
 def claim(name: str, value, threshold, direction: str = ">=", *, depends_on: str = "",
-          applies: bool = True) -> bool:
+          applies: bool = True) -> None:
     """Assert ``value <direction> threshold``, record it, and print it beside its calibration.
 
     Parameters
@@ -59,10 +59,8 @@ def claim(name: str, value, threshold, direction: str = ">=", *, depends_on: str
         False where the learner changed a setting the claim was calibrated for: the value is printed,
         nothing is asserted or recorded.
 
-    Returns
-    -------
-    bool
-        Whether the claim held.
+    Returns nothing, so a cell that ends with a claim shows only the printed line; whether it held is in
+    ``made()`` (and in the run's results file).
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"name must be a snake_case string like 'test_accuracy', got {name!r}")
@@ -74,7 +72,7 @@ def claim(name: str, value, threshold, direction: str = ">=", *, depends_on: str
     if not applies:
         print(f"· {text}: {'holds' if held else 'does not hold'}; not asserted away from the defaults "
               "it was calibrated for", flush=True)
-        return held
+        return
     _made[name] = {"value": value, "threshold": threshold, "direction": direction, "held": held}
     from helpers import report                      # report imports this module; import here, not at the top
 
@@ -82,11 +80,11 @@ def claim(name: str, value, threshold, direction: str = ">=", *, depends_on: str
     seen = calibration_text(name)
     if held:
         print(f"✓ {text}; {seen}", flush=True)
-        return True
+        return
     message = f"claim {text} failed; {seen}" + (f"; depends on {depends_on}" if depends_on else "")
     if mode() == "record":
         print(f"✗ {message} (recorded, not asserted: {MODE_ENV}=record)", flush=True)
-        return False
+        return
     raise AssertionError(message)
 
 
@@ -103,20 +101,38 @@ def mode() -> str:
     return value
 
 
+def _summary() -> dict:
+    """The stored sweep summary's notebooks (``{}`` when there is none)."""
+    if not SUMMARY_FILE.is_file():
+        return {}
+    try:
+        return json.loads(SUMMARY_FILE.read_text(encoding="utf-8")).get("notebooks", {})
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{SUMMARY_FILE} is not valid JSON ({error}); restore it with "
+                         "`git checkout notebooks/sweep-summary.json`") from None
+
+
 def calibration(name: str) -> dict | None:
     """The calibrated distribution of a claim (seeds, min, median, max, threshold) or None if never swept."""
     global _calibration_cache
     if _calibration_cache is None:
         _calibration_cache = {}
-        if SUMMARY_FILE.is_file():
-            try:
-                stored = json.loads(SUMMARY_FILE.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{SUMMARY_FILE} is not valid JSON ({error}); restore it with "
-                                 "`git checkout notebooks/sweep-summary.json`") from None
-            for entry in stored.get("notebooks", {}).values():
-                _calibration_cache.update(entry.get("claims", {}))
+        for entry in _summary().values():
+            _calibration_cache.update(entry.get("claims", {}))
     return _calibration_cache.get(name)
+
+
+def swept_text(notebook: str, metric: str, digits: int = 4) -> str:
+    """``"0.134 [-0.030–0.246] over seeds 0-9"``: a recorded metric's median [min–max] over the calibration seeds
+    of the stored sweep (``notebooks/sweep-summary.json``), for a number a notebook prints but does not claim."""
+    if not isinstance(digits, int) or digits < 0:
+        raise ValueError(f"digits must be a non-negative int, got {digits!r}")
+    entry = _summary().get(notebook, {})
+    stats = entry.get("metrics", {}).get(metric)
+    if not stats or not isinstance(stats.get("median"), (int, float)):
+        return "not swept"
+    return (f"{stats['median']:.{digits}f} [{stats['min']:.{digits}f}–{stats['max']:.{digits}f}] over seeds "
+            f"{seed_text(entry.get('seeds', []))}")
 
 
 def calibration_text(name: str) -> str:

@@ -301,7 +301,7 @@ class AttentionExplorer(_Explorer):
         fig, ax = plt.subplots(figsize=(min(2 + 0.28 * n_keys, 9), min(1.5 + 0.24 * n_queries, 7)), dpi=72)
         title = f"{self.title} · {self.layer_names[0]}, {self.head_names[0]}".strip(" ·")
         plot_attention_heatmap(self.weights[0, 0], self.key_labels, self.query_labels, ax=ax, title=title,
-                               vmax=float(self.weights.max()))
+                               vmax=float(self.weights.max()), colorbar_label=self.value_name)
         return fig
 
     def __repr__(self) -> str:
@@ -479,8 +479,8 @@ class SamplingExplorer(_Explorer):
         fig, ax = plt.subplots(figsize=(5, 0.25 * len(order) + 1), dpi=72)
         ax.barh(range(len(order))[::-1], probs[order])
         ax.set_yticks(range(len(order))[::-1], [self.token_labels[i] for i in order])
-        ax.set(xlabel="probability", title=f"{self.title} · {self.row_labels[0]}, temperature {self.temperature}"
-               .strip(" ·"))
+        ax.set(xlabel="probability", ylabel="next token (most probable first)",
+               title=f"{self.title} · {self.row_labels[0]}, temperature {self.temperature}".strip(" ·"))
         return fig
 
     def __repr__(self) -> str:

@@ -85,7 +85,8 @@ def plot_attention_bars(weights, labels: Sequence | None = None, highlight=None,
 
 def plot_attention_heatmap(weights, x_tokens: Sequence, y_tokens: Sequence, ax=None,
                            title: str = "Attention map", xlabel: str = "attended (keys)",
-                           ylabel: str = "attending (queries)", colorbar: bool = True, vmax: float | None = None):
+                           ylabel: str = "attending (queries)", colorbar: bool = True, vmax: float | None = None,
+                           colorbar_label: str = "attention weight"):
     """Heat map of an attention matrix with the tokens on both axes.
 
     Introduced in notebooks/01_weighted_sum_intuition.ipynb.
@@ -100,6 +101,8 @@ def plot_attention_heatmap(weights, x_tokens: Sequence, y_tokens: Sequence, ax=N
     title, xlabel, ylabel : str
     colorbar : bool
         Draw a colour bar beside the map.
+    colorbar_label : str
+        What the colour bar measures (e.g. ``"mean weight over the test set"``).
     vmax : float or None
         Top of the colour scale (the bottom is 0); ``None`` means the largest weight. Give several maps the
         same ``vmax`` to put them on one scale.
@@ -126,7 +129,7 @@ def plot_attention_heatmap(weights, x_tokens: Sequence, y_tokens: Sequence, ax=N
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if colorbar:
-        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=colorbar_label)
     return ax
 
 

@@ -20,7 +20,7 @@ def fresh_claims(monkeypatch, tmp_path):
 
 
 def test_claim_that_holds_prints_and_records(capsys):
-    assert helpers.claim("test_accuracy_xx", 0.995, 0.99, ">=", depends_on="EPOCHS") is True
+    assert helpers.claim("test_accuracy_xx", 0.995, 0.99, ">=", depends_on="EPOCHS") is None   # no stray output
     assert "✓ test_accuracy_xx = 0.995 (claim: >= 0.99); not yet calibrated" in capsys.readouterr().out
     assert claims.made() == {"test_accuracy_xx": {"value": 0.995, "threshold": 0.99, "direction": ">=",
                                                   "held": True}}
@@ -35,18 +35,20 @@ def test_claim_that_fails_raises_with_value_threshold_and_default():
                                                     ("<=", 1, True), ("==", 1, True), ("==", 2, False)])
 def test_every_direction(direction, value, held, monkeypatch):
     monkeypatch.setenv(claims.MODE_ENV, "record")
-    assert helpers.claim("c_xx", value, 1, direction) is held
+    helpers.claim("c_xx", value, 1, direction)
+    assert claims.made()["c_xx"]["held"] is held
 
 
 def test_record_mode_records_a_failure_without_raising(monkeypatch, capsys):
     monkeypatch.setenv(claims.MODE_ENV, "record")
-    assert helpers.claim("mass_xx", 0.5, 0.7, ">") is False
+    helpers.claim("mass_xx", 0.5, 0.7, ">")
     assert "✗" in capsys.readouterr().out and claims.made()["mass_xx"]["held"] is False
 
 
 def test_claim_away_from_defaults_prints_but_neither_asserts_nor_records(capsys):
-    assert helpers.claim("mass_xx", 0.5, 0.7, ">", applies=False) is False
-    assert "not asserted" in capsys.readouterr().out and claims.made() == {}
+    helpers.claim("mass_xx", 0.5, 0.7, ">", applies=False)
+    out = capsys.readouterr().out
+    assert "does not hold; not asserted" in out and claims.made() == {}
 
 
 def test_claims_are_stored_with_the_metrics_even_after_record(tmp_path):
@@ -147,3 +149,13 @@ def test_a_claim_that_never_varied_says_so(capsys):
         "peak_xx": {"seeds": list(range(10)), "min": 10, "median": 10, "max": 10}}}}}))
     helpers.claim("peak_xx", 10, 10, "==")
     assert "seeds 0-9 all gave 10" in capsys.readouterr().out
+
+
+def test_swept_text_reads_a_metric_over_the_calibration_seeds(tmp_path):
+    claims.SUMMARY_FILE.write_text(json.dumps({"notebooks": {"04_x": {
+        "seeds": [0, 1, 2], "metrics": {"gap": {"median": 0.001, "min": 0.0, "max": 0.009, "n": 3}}}}}))
+    assert claims.swept_text("04_x", "gap", 3) == "0.001 [0.000–0.009] over seeds 0-2"
+    assert claims.swept_text("04_x", "other") == "not swept"
+    assert claims.swept_text("05_y", "gap") == "not swept"
+    with pytest.raises(ValueError, match="digits must be a non-negative int"):
+        claims.swept_text("04_x", "gap", -1)

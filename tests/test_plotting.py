@@ -56,6 +56,12 @@ def test_heatmap_has_tokens_on_both_axes():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["p", "q", "r"]
     assert ax.get_title() == "map"
+    assert ax.figure.axes[-1].get_ylabel() == "attention weight"          # the colour bar says what it shows
+
+
+def test_heatmap_colour_bar_label_can_be_named():
+    ax = plotting.plot_attention_heatmap([[0.5, 0.5]], ["x", "y"], ["p"], colorbar_label="mean weight")
+    assert ax.figure.axes[-1].get_ylabel() == "mean weight"
 
 
 def test_heatmap_rejects_mismatched_tokens():
